@@ -1,0 +1,88 @@
+"""Config dataclass helpers shared by every algorithm (``--set key=value`` overrides, JSON).
+
+Every algorithm module defines a ``Config`` dataclass whose fields all have defaults and which
+has at least ``algo: str``, ``env_id: str``, ``seed: int`` and ``iterations: int``. Overrides
+coming from the command line are strings; :func:`apply_overrides` parses each one as the type
+of the field's current value (bool, int, float, str, tuple), so ``--set inner_lr=0.05`` and
+``--set hidden_sizes=(32,32)`` both work, and an unknown key is a :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+C = TypeVar("C")
+
+
+class ConfigError(ValueError):
+    """An unknown config key or a value that does not parse as the field's type."""
+
+
+def _parse(name: str, text: str, current: Any) -> Any:
+    if isinstance(current, bool):
+        low = text.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"config key {name!r} takes true/false, got {text!r}")
+    if isinstance(current, str) or current is None:
+        if current is None:
+            try:
+                return ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                return text
+        return text
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError) as exc:
+        raise ConfigError(f"config key {name!r}: cannot parse {text!r}") from exc
+    if isinstance(current, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(current, int) and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(current, tuple) and isinstance(value, (tuple, list)):
+        return tuple(value)
+    if isinstance(current, tuple) and isinstance(value, (int, float)):
+        return (value,)
+    raise ConfigError(
+        f"config key {name!r} takes a {type(current).__name__}, got {text!r}"
+    )
+
+
+def apply_overrides(config: C, overrides: Mapping[str, Any]) -> C:
+    """A copy of ``config`` with ``overrides`` applied (strings are parsed, see module doc).
+
+    Raises:
+        ConfigError: an unknown key (the message lists the known ones) or an unparsable value.
+    """
+    names = [f.name for f in dataclasses.fields(config)]  # type: ignore[arg-type]
+    changes: dict[str, Any] = {}
+    for key, raw in overrides.items():
+        if key not in names:
+            raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(names)}")
+        current = getattr(config, key)
+        changes[key] = _parse(key, raw, current) if isinstance(raw, str) else raw
+    try:
+        return dataclasses.replace(config, **changes)  # type: ignore[type-var]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def config_from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
+    """Rebuild a config from ``dataclasses.asdict`` output (lists become tuples again)."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown config keys {unknown} for {cls.__name__}")
+    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return cls(**fixed)
+
+
+def config_to_json(config: Any) -> str:
+    """The config as pretty JSON (for ``config.json`` in the run directory)."""
+    return json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True) + "\n"
