@@ -1,0 +1,116 @@
+"""Command line: ``python -m leaderboard {submit,show,render,serve,export}``.
+
+Exit codes: 0 success; 2 bad input (a rejected results file, a bad option, a missing or
+foreign database: the message names the failed check and how to fix it, and the database is
+unchanged); 1 when ``submit --verify`` stored the row but the re-run did not reproduce the
+scores (the row stays unverified).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from leaderboard import api
+from leaderboard.errors import SubmissionError
+from leaderboard.store import StoreError
+
+EXIT_OK, EXIT_UNVERIFIED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--db",
+        default=None,
+        help=f"SQLite database (default: ${api.DB_ENV} or {api.default_db()})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m leaderboard",
+        description="krazy_gym leaderboard: submit results files, show and render the ranking.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("submit", help="validate a results file and store it")
+    p.add_argument("results", help="results JSON written by `krazy-gym evaluate --out`")
+    _add_db(p)
+    p.add_argument(
+        "--verify",
+        metavar="PKG.MODULE:FACTORY",
+        help="re-run this agent factory through the harness; mark verified only if scores match",
+    )
+
+    p = sub.add_parser("show", help="print the ranking per benchmark")
+    _add_db(p)
+
+    p = sub.add_parser("render", help="write the static HTML page")
+    _add_db(p)
+    p.add_argument("--out", required=True, help="output directory (created if missing)")
+
+    p = sub.add_parser("serve", help="render (unless --no-render) and serve the page on localhost")
+    _add_db(p)
+    p.add_argument("--dir", default="site", help="directory to render into and serve (default: site)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one (default: 8000)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--no-render", action="store_true", help="serve --dir as it is")
+
+    p = sub.add_parser("export", help="export the ranking as CSV or JSON")
+    _add_db(p)
+    p.add_argument("--out", default="-", help="output file, or - for stdout (default)")
+    p.add_argument("--format", choices=("csv", "json"), default=None,
+                   help="default: from --out's extension, csv for stdout")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "submit":
+        result = api.submit(args.results, db=args.db, verify=args.verify)
+        print(result.summary())
+        if args.verify is not None and not result.verified:
+            return EXIT_UNVERIFIED
+        return EXIT_OK
+    if args.command == "show":
+        print(api.show(db=args.db))
+        return EXIT_OK
+    if args.command == "render":
+        index = api.render(db=args.db, out_dir=args.out)
+        print(f"wrote {index}")
+        return EXIT_OK
+    if args.command == "serve":
+        if not 0 <= args.port <= 65535:
+            raise ValueError(f"--port must be in 0..65535, got {args.port}")
+        if not args.no_render:
+            api.render(db=args.db, out_dir=args.dir)
+        api.serve(args.dir, port=args.port, host=args.host)
+        return EXIT_OK
+    if args.command == "export":
+        from leaderboard.export import export_text
+
+        if args.out == "-":
+            sys.stdout.write(export_text(api.default_db() if args.db is None else args.db,
+                                         args.format or "csv"))
+        else:
+            print(f"wrote {api.export(db=args.db, out=args.out, fmt=args.format)}")
+        return EXIT_OK
+    raise AssertionError(args.command)  # argparse guarantees a known command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m leaderboard`` and ``krazy-leaderboard``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except SubmissionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (StoreError, ValueError, FileNotFoundError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,381 @@
+"""The SQLite store behind the leaderboard: one table of validated submissions.
+
+Why SQLite: one file, transactional, safe for several writers on one machine, and in the
+standard library. The discipline that keeps the file intact:
+
+* **Readers never create or change anything.** ``show``/``render``/``export`` open the file
+  read-only (``mode=ro`` URI); a missing database is an error, not a new empty file.
+* **One write transaction per submission.** :func:`insert_submission` runs ``BEGIN IMMEDIATE``
+  (takes the write lock up front, so two submitters never both read "not a duplicate" and then
+  race), creates the schema when the file is new, checks for a duplicate, inserts the row and
+  commits. Any exception rolls back; a process killed before ``COMMIT`` leaves only a rollback
+  journal that SQLite replays on the next open, so the database is exactly as it was.
+* **Rollback-journal mode** (SQLite's default, not WAL): WAL would rewrite the header of the
+  database file on first open, so a rejected submission could change the file's bytes.
+* **Waiting, not failing, on contention:** ``busy_timeout`` plus a bounded retry around
+  ``BEGIN IMMEDIATE`` lets many processes submit at once.
+
+Columns hold what the leaderboard needs to rank and audit a submission: the benchmark (name
+and hash), the agent (name and factory), the sha256 of the canonical results content
+(``UNIQUE``: the same results can be stored once), provenance, the raw returns array (float64
+little-endian bytes plus its shape), the aggregates *recomputed here* from that array, the
+verified flag and the submission time (UTC, ISO 8601).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from leaderboard.errors import SubmissionError
+
+#: Version of the table layout below (stored in ``PRAGMA user_version``).
+STORE_VERSION = 1
+
+#: Milliseconds a connection waits for another writer's lock before ``database is locked``.
+BUSY_TIMEOUT_MS = 60_000
+
+#: Test hook: when this environment variable names a file path, :func:`insert_submission`
+#: creates that file after writing the row and then waits *inside* the open transaction until
+#: the process is killed. The crash-safety test SIGKILLs the process at exactly that point.
+PAUSE_HOOK_ENV = "KRAZY_LEADERBOARD_TEST_PAUSE_IN_TRANSACTION"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS submissions (
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    benchmark_name      TEXT    NOT NULL,
+    benchmark_hash      TEXT    NOT NULL,
+    agent_name          TEXT    NOT NULL,
+    agent_factory       TEXT    NOT NULL,
+    sha256              TEXT    NOT NULL UNIQUE,
+    schema_version      INTEGER NOT NULL,
+    seeds               TEXT    NOT NULL,
+    explore_episodes    INTEGER NOT NULL,
+    exploit_episodes    INTEGER NOT NULL,
+    returns             BLOB    NOT NULL,
+    returns_shape       TEXT    NOT NULL,
+    iqm                 REAL    NOT NULL,
+    iqm_low             REAL    NOT NULL,
+    iqm_high            REAL    NOT NULL,
+    mean                REAL    NOT NULL,
+    mean_low            REAL    NOT NULL,
+    mean_high           REAL    NOT NULL,
+    aggregates          TEXT    NOT NULL,
+    exploration_metrics TEXT    NOT NULL,
+    timing              TEXT    NOT NULL,
+    provenance          TEXT    NOT NULL,
+    results_created     TEXT    NOT NULL,
+    document            TEXT    NOT NULL,
+    verified            INTEGER NOT NULL DEFAULT 0 CHECK (verified IN (0, 1)),
+    verified_factory    TEXT,
+    submitted_at        TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS submissions_by_benchmark ON submissions (benchmark_name, iqm DESC);
+"""
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (missing, another layout, corrupt)."""
+
+
+class DuplicateSubmissionError(SubmissionError):
+    """These results (same canonical sha256) are already in the database."""
+
+    def __init__(self, sha256: str, existing_id: int, agent: str, submitted_at: str) -> None:
+        self.existing_id = existing_id
+        super().__init__(
+            "duplicate",
+            f"these results (sha256 {sha256[:16]}…) are already stored as submission "
+            f"#{existing_id} (agent {agent!r}, submitted {submitted_at}); each results file "
+            "can be submitted once — evaluate again (other seeds or another agent) for a new entry",
+        )
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One stored submission, as read back from the database."""
+
+    id: int
+    benchmark_name: str
+    benchmark_hash: str
+    agent_name: str
+    agent_factory: str
+    sha256: str
+    seeds: list[int]
+    explore_episodes: int
+    exploit_episodes: int
+    returns: np.ndarray
+    iqm: float
+    iqm_low: float
+    iqm_high: float
+    mean: float
+    mean_low: float
+    mean_high: float
+    aggregates: dict[str, Any]
+    exploration_metrics: Any
+    timing: Any
+    provenance: dict[str, Any]
+    results_created: str
+    verified: bool
+    verified_factory: str | None
+    submitted_at: str
+
+    @property
+    def num_seeds(self) -> int:
+        return len(self.seeds)
+
+
+@dataclass(frozen=True)
+class NewSubmission:
+    """Everything :func:`insert_submission` writes (built by :mod:`leaderboard.validate`)."""
+
+    benchmark_name: str
+    benchmark_hash: str
+    agent_name: str
+    agent_factory: str
+    sha256: str
+    schema_version: int
+    seeds: list[int]
+    explore_episodes: int
+    exploit_episodes: int
+    returns: np.ndarray
+    aggregates: dict[str, Any]
+    headline: dict[str, float]  # iqm, iqm_low, iqm_high, mean, mean_low, mean_high
+    exploration_metrics: Any
+    timing: Any
+    provenance: dict[str, Any]
+    results_created: str
+    document: str
+    verified: bool = False
+    verified_factory: str | None = None
+
+
+def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        if not path.is_file():
+            raise StoreError(
+                f"no leaderboard database at {path}; submit a results file first "
+                f"(`python -m leaderboard submit results.json --db {path}`)"
+            )
+        if Path(f"{path}-journal").exists():
+            # A writer died mid-transaction and left a hot journal. A read-only connection
+            # cannot replay it (SQLITE_READONLY_ROLLBACK), so let a read-write connection
+            # roll the database back to its last committed state first.
+            with contextlib.closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)) as rw:
+                rw.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        uri = f"file:{path.resolve().as_posix()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _check_layout(conn: sqlite3.Connection, path: Path) -> bool:
+    """True when the leaderboard table exists in this layout; False for an empty database."""
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path} is not a leaderboard database: {exc}") from exc
+    if "submissions" not in tables:
+        if tables - {"sqlite_sequence"}:
+            raise StoreError(f"{path} is an SQLite database of something else (tables {sorted(tables)})")
+        return False
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version != STORE_VERSION:
+        raise StoreError(
+            f"{path} has leaderboard store version {version}, this code reads version "
+            f"{STORE_VERSION}; use a matching krazy_gym version or a new --db"
+        )
+    return True
+
+
+def _begin_immediate(conn: sqlite3.Connection, attempts: int = 20) -> None:
+    """``BEGIN IMMEDIATE`` with retries on top of busy_timeout (lock storms under load)."""
+    for attempt in range(attempts):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if attempt == attempts - 1:
+                raise StoreError(f"the database stayed locked by another writer: {exc}") from exc
+            time.sleep(0.05 * (attempt + 1))
+
+
+def _pause_for_crash_test() -> None:
+    marker = os.environ.get(PAUSE_HOOK_ENV)
+    if not marker:
+        return
+    Path(marker).write_text(str(os.getpid()))
+    while True:  # the test kills the process here, inside the open transaction
+        time.sleep(0.05)
+
+
+def check_not_duplicate(path: str | os.PathLike[str], sha256: str) -> None:
+    """Raise :class:`DuplicateSubmissionError` if ``sha256`` is stored (read-only look-up).
+
+    An early, cheap check (e.g. before a long ``--verify`` run); :func:`insert_submission`
+    checks again inside its write transaction, which is what makes duplicates impossible.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return
+    with contextlib.closing(_connect(path, readonly=True)) as conn:
+        if not _check_layout(conn, path):
+            return
+        row = conn.execute(
+            "SELECT id, agent_name, submitted_at FROM submissions WHERE sha256 = ?", (sha256,)
+        ).fetchone()
+    if row is not None:
+        raise DuplicateSubmissionError(sha256, int(row[0]), row[1], row[2])
+
+
+def insert_submission(path: str | os.PathLike[str], sub: NewSubmission, submitted_at: str) -> int:
+    """Store one submission in a single ``BEGIN IMMEDIATE`` transaction; return its id.
+
+    Raises :class:`DuplicateSubmissionError` (nothing written) when a row with the same sha256
+    exists. Any failure rolls the transaction back.
+    """
+    path = Path(path)
+    returns = np.ascontiguousarray(sub.returns, dtype="<f8")
+    with contextlib.closing(_connect(path, readonly=False)) as conn:
+        _begin_immediate(conn)
+        try:
+            if not _check_layout(conn, path):
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {STORE_VERSION}")
+            dup = conn.execute(
+                "SELECT id, agent_name, submitted_at FROM submissions WHERE sha256 = ?",
+                (sub.sha256,),
+            ).fetchone()
+            if dup is not None:
+                raise DuplicateSubmissionError(
+                    sub.sha256, int(dup["id"]), dup["agent_name"], dup["submitted_at"]
+                )
+            h = sub.headline
+            cur = conn.execute(
+                """INSERT INTO submissions (
+                    benchmark_name, benchmark_hash, agent_name, agent_factory, sha256,
+                    schema_version, seeds, explore_episodes, exploit_episodes, returns,
+                    returns_shape, iqm, iqm_low, iqm_high, mean, mean_low, mean_high,
+                    aggregates, exploration_metrics, timing, provenance, results_created,
+                    document, verified, verified_factory, submitted_at
+                ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    sub.benchmark_name,
+                    sub.benchmark_hash,
+                    sub.agent_name,
+                    sub.agent_factory,
+                    sub.sha256,
+                    sub.schema_version,
+                    json.dumps(list(sub.seeds)),
+                    sub.explore_episodes,
+                    sub.exploit_episodes,
+                    returns.tobytes(),
+                    json.dumps(list(returns.shape)),
+                    h["iqm"],
+                    h["iqm_low"],
+                    h["iqm_high"],
+                    h["mean"],
+                    h["mean_low"],
+                    h["mean_high"],
+                    json.dumps(sub.aggregates, sort_keys=True),
+                    json.dumps(sub.exploration_metrics, sort_keys=True),
+                    json.dumps(sub.timing, sort_keys=True),
+                    json.dumps(sub.provenance, sort_keys=True),
+                    sub.results_created,
+                    sub.document,
+                    int(sub.verified),
+                    sub.verified_factory,
+                    submitted_at,
+                ),
+            )
+            new_id = int(cur.lastrowid)
+            _pause_for_crash_test()
+            conn.execute("COMMIT")
+            return new_id
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+def _row_to_submission(row: sqlite3.Row) -> Submission:
+    shape = tuple(json.loads(row["returns_shape"]))
+    returns = np.frombuffer(row["returns"], dtype="<f8").reshape(shape).astype(np.float64)
+    return Submission(
+        id=int(row["id"]),
+        benchmark_name=row["benchmark_name"],
+        benchmark_hash=row["benchmark_hash"],
+        agent_name=row["agent_name"],
+        agent_factory=row["agent_factory"],
+        sha256=row["sha256"],
+        seeds=json.loads(row["seeds"]),
+        explore_episodes=int(row["explore_episodes"]),
+        exploit_episodes=int(row["exploit_episodes"]),
+        returns=returns,
+        iqm=float(row["iqm"]),
+        iqm_low=float(row["iqm_low"]),
+        iqm_high=float(row["iqm_high"]),
+        mean=float(row["mean"]),
+        mean_low=float(row["mean_low"]),
+        mean_high=float(row["mean_high"]),
+        aggregates=json.loads(row["aggregates"]),
+        exploration_metrics=json.loads(row["exploration_metrics"]),
+        timing=json.loads(row["timing"]),
+        provenance=json.loads(row["provenance"]),
+        results_created=row["results_created"],
+        verified=bool(row["verified"]),
+        verified_factory=row["verified_factory"],
+        submitted_at=row["submitted_at"],
+    )
+
+
+@contextlib.contextmanager
+def _reader(path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection | None]:
+    path = Path(path)
+    with contextlib.closing(_connect(path, readonly=True)) as conn:
+        yield conn if _check_layout(conn, path) else None
+
+
+def list_submissions(path: str | os.PathLike[str]) -> list[Submission]:
+    """Every submission, ranked: by benchmark name, then normalised IQM (best first), then id."""
+    with _reader(path) as conn:
+        if conn is None:
+            return []
+        rows = conn.execute(
+            "SELECT * FROM submissions ORDER BY benchmark_name, iqm DESC, mean DESC, id"
+        ).fetchall()
+    return [_row_to_submission(r) for r in rows]
+
+
+def get_document(path: str | os.PathLike[str], submission_id: int) -> dict[str, Any]:
+    """The results document exactly as submitted (for export and audits)."""
+    with _reader(path) as conn:
+        row = None if conn is None else conn.execute(
+            "SELECT document FROM submissions WHERE id = ?", (submission_id,)
+        ).fetchone()
+    if row is None:
+        raise KeyError(f"no submission with id {submission_id} in {path}")
+    return json.loads(row["document"])
+
+
+def integrity_check(path: str | os.PathLike[str]) -> str:
+    """``PRAGMA integrity_check`` of the database ("ok" when intact)."""
+    with contextlib.closing(_connect(Path(path), readonly=True)) as conn:
+        return "\n".join(r[0] for r in conn.execute("PRAGMA integrity_check"))
