@@ -358,9 +358,16 @@ class TaskEnvMixin:
         return self._task
 
     @property
-    def task(self) -> Task:
-        """Get or set the task (setting takes effect at the next reset)."""
-        return self.get_task()
+    def task(self) -> Task | None:
+        """Get or set the task (setting takes effect at the next reset).
+
+        Unlike :meth:`get_task`, reading it before any task exists gives None instead of
+        raising, so that ``hasattr(env, "task")`` is True and Gymnasium's
+        ``VectorEnv.set_attr("task", tasks)`` reaches the env before its first reset.
+        """
+        if self._pending_task is not None:
+            return self._pending_task
+        return self._task
 
     @task.setter
     def task(self, task: Task | Mapping[str, Any]) -> None:
