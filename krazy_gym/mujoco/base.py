@@ -96,19 +96,33 @@ class MujocoTaskEnvMixin(TaskEnvMixin):
 
     # -- pickling ----------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
+        """gymnasium's ``EzPickle`` state (constructor arguments) plus everything that makes
+        the clone continue exactly like the original: the task, the full ``MjData`` (a copy,
+        derived quantities included), ``np_random`` and ``spec``."""
         state = EzPickle.__getstate__(self)  # type: ignore[arg-type]
-        state["krazy_gym_task"] = self._task
-        state["krazy_gym_pending_task"] = self._pending_task
+        state["krazy_gym_extra"] = {
+            "task": self._task,
+            "pending_task": self._pending_task,
+            "mjdata": self.data,  # type: ignore[attr-defined]
+            "np_random": self._np_random,  # type: ignore[attr-defined]
+            "np_random_seed": self._np_random_seed,  # type: ignore[attr-defined]
+            "spec": getattr(self, "spec", None),
+        }
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        task = state.pop("krazy_gym_task", None)
-        pending = state.pop("krazy_gym_pending_task", None)
+        extra = state.pop("krazy_gym_extra", {})
         EzPickle.__setstate__(self, state)  # type: ignore[arg-type]
-        if task is not None:
-            self._apply_task(task)
-            self._task = task
-        self._pending_task = pending
+        if extra.get("task") is not None:
+            self._apply_task(extra["task"])
+            self._task = extra["task"]
+        self._pending_task = extra.get("pending_task")
+        if extra.get("mjdata") is not None:
+            # copy into the existing MjData: the renderer keeps a reference to it
+            mujoco.mj_copyData(self.data, self.model, extra["mjdata"])  # type: ignore[attr-defined]
+        self._np_random = extra.get("np_random")
+        self._np_random_seed = extra.get("np_random_seed")
+        self.spec = extra.get("spec")
 
 
 class PlanarWalkerStepMixin:

@@ -271,6 +271,5 @@ class BodyParamsFamily(_NamedFamily):
             shape = np.shape(getattr(task, name))
             if shape != self.shapes[name]:
                 raise ValueError(
-                    f"{name} has shape {shape}, but the {self.name} model needs "
-                    f"{self.shapes[name]}"
+                    f"{name} has shape {shape}, but the {self.name} model needs {self.shapes[name]}"
                 )
