@@ -1,0 +1,75 @@
+"""Fixtures: real results files made by the harness, and a database holding them.
+
+Every results file here comes from ``krazy_gym.evaluation.evaluate`` on the small ``Bandit``
+benchmark (100 test tasks, 10 pulls), with three agents whose order is known in advance:
+the scripted ``greedy-explorer`` > the uniform ``RandomAgent`` > the scripted ``anti-greedy``
+(see ``lb_agents.py``). No number is written by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # lb_agents must import in-process (and in subprocesses via PYTHONPATH)
+    sys.path.insert(0, str(HERE))
+
+BENCHMARK = "Bandit"
+SEEDS = 3
+#: key -> agent factory spec; listed best first (the ranking the tests expect)
+AGENTS = {
+    "greedy": "lb_agents:greedy_agent",
+    "random": "krazy_gym.evaluation.agents:random_agent",
+    "anti": "lb_agents:anti_greedy_agent",
+}
+
+
+@pytest.fixture(scope="session")
+def results_files(tmp_path_factory) -> dict[str, Path]:
+    """One results file per agent in :data:`AGENTS`, written by the harness."""
+    from krazy_gym.evaluation import evaluate, write_results
+
+    out = tmp_path_factory.mktemp("lb_results")
+    files = {}
+    for key, spec in AGENTS.items():
+        path = out / f"{key}.json"
+        write_results(path, evaluate(spec, BENCHMARK, seeds=SEEDS, progress=False))
+        files[key] = path
+    return files
+
+
+@pytest.fixture(scope="session")
+def ranked_db(tmp_path_factory, results_files) -> Path:
+    """A database with all three submissions (never modified: copy it with ``db_copy``)."""
+    from leaderboard import api
+
+    db = tmp_path_factory.mktemp("lb_db") / "ranked.db"
+    for path in results_files.values():
+        api.submit(path, db=db)
+    return db
+
+
+@pytest.fixture
+def db_copy(ranked_db, tmp_path) -> Path:
+    """A private copy of ``ranked_db`` for a test that writes."""
+    dst = tmp_path / "board.db"
+    shutil.copyfile(ranked_db, dst)
+    return dst
+
+
+def load_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def write_sealed(path: Path, data: dict) -> Path:
+    """Write ``data`` with a freshly computed sha256 (as a tampering submitter would)."""
+    from krazy_gym.evaluation.results import seal_results
+
+    sealed = seal_results(data)
+    path.write_text(json.dumps(sealed, indent=1))
+    return path

@@ -1,0 +1,260 @@
+"""submit: what is stored (recomputed, raw, provenance) and every rejected input."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import AGENTS, BENCHMARK, HERE, load_json, write_sealed
+from scipy import stats
+
+from leaderboard import api, store
+from leaderboard.cli import main
+from leaderboard.validate import MAX_FILE_BYTES
+
+REPO = HERE.parents[1]
+
+
+def test_submit_stores_raw_returns_provenance_and_recomputed_scores(results_files, tmp_path):
+    src = load_json(results_files["greedy"])
+    # a submitter's own aggregates are never trusted: put absurd ones in and re-seal
+    src["aggregates"] = {"normalised_iqm": {"value": 99.0, "ci_low": 98.0, "ci_high": 100.0}}
+    path = write_sealed(tmp_path / "boasting.json", src)
+    db = tmp_path / "board.db"
+
+    result = api.submit(path, db=db)
+    (row,) = store.list_submissions(db)
+
+    assert row.id == result.id
+    assert row.sha256 == load_json(path)["sha256"]
+    assert row.benchmark_name == BENCHMARK and row.agent_factory == AGENTS["greedy"]
+    np.testing.assert_array_equal(row.returns, np.array(src["returns"]))  # bit-exact round trip
+    assert row.returns.dtype == np.float64
+    assert row.provenance == src["provenance"]
+    assert row.seeds == src["seeds"]
+    assert not row.verified
+
+    # recomputed independently of the harness's aggregate(): normalise the exploit means and
+    # take the 25% trimmed mean (IQM) and the mean over all seeds x tasks
+    from krazy_gym.evaluation import get_benchmark
+
+    bench = get_benchmark(BENCHMARK)
+    returns = np.array(src["returns"])
+    scores = returns[:, :, bench.explore_episodes:].mean(axis=2)
+    norm = (scores - bench.random_score) / (bench.normaliser - bench.random_score)
+    assert row.iqm == pytest.approx(stats.trim_mean(norm.ravel(), 0.25), abs=1e-12)
+    assert row.mean == pytest.approx(norm.mean(), abs=1e-12)
+    assert row.iqm != 99.0
+    assert row.iqm_low < row.iqm < row.iqm_high
+    assert row.mean_low < row.mean < row.mean_high
+    np.testing.assert_allclose(row.aggregates["normalised_scores"], norm, atol=1e-12)
+    assert row.aggregates["adaptation_curve"] == pytest.approx(returns.mean(axis=(0, 1)).tolist())
+
+
+def test_ranking_follows_recomputed_iqm(ranked_db, results_files):
+    rows = store.list_submissions(ranked_db)
+    assert [r.agent_factory for r in rows] == list(AGENTS.values())  # greedy > random > anti
+    assert rows[0].iqm > rows[1].iqm > rows[2].iqm
+    assert store.integrity_check(ranked_db) == "ok"
+
+
+def test_show_prints_ranking_with_ci_seeds_verified_and_date(ranked_db, capsys):
+    assert main(["show", "--db", str(ranked_db)]) == 0
+    out = capsys.readouterr().out
+    rows = store.list_submissions(ranked_db)
+    lines = [ln for ln in out.splitlines() if ln.strip()[:1].isdigit()]
+    assert [ln.split()[1] for ln in lines] == [r.agent_name for r in rows]
+    for line, row in zip(lines, rows):
+        assert f"{row.iqm:.3f} [{row.iqm_low:.3f}, {row.iqm_high:.3f}]" in line
+        assert f"{row.mean:.3f}" in line
+        assert line.split()[0] == str(rows.index(row) + 1)
+        assert " 3 " in line and " no " in line and row.submitted_at[:10] in line
+    assert BENCHMARK in out and rows[0].benchmark_hash[:12] in out
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+def _edit(results_files, tmp_path, edit, *, reseal=True, allow_nan=False):
+    data = load_json(results_files["greedy"])
+    edit(data)
+    path = tmp_path / "bad.json"
+    if reseal:
+        return write_sealed(path, data)
+    path.write_text(json.dumps(data, allow_nan=allow_nan))
+    return path
+
+
+def _malformed(results_files, tmp_path):
+    path = tmp_path / "bad.json"
+    text = results_files["greedy"].read_text()
+    path.write_text(text[: len(text) // 2])
+    return path
+
+
+def _missing_field(results_files, tmp_path):
+    return _edit(results_files, tmp_path, lambda d: d.pop("returns"))
+
+
+def _wrong_schema_version(results_files, tmp_path):
+    return _edit(results_files, tmp_path, lambda d: d.update(schema_version=2))
+
+
+def _one_return_edited(results_files, tmp_path):
+    def edit(d):
+        d["returns"][1][7][4] = 1.0 - d["returns"][1][7][4]
+
+    return _edit(results_files, tmp_path, edit, reseal=False)
+
+
+def _benchmark_hash_mismatch(results_files, tmp_path):
+    return _edit(results_files, tmp_path, lambda d: d["benchmark"].update(hash="0" * 64))
+
+
+def _task_dropped(results_files, tmp_path):
+    def edit(d):
+        for seed_rows in d["returns"]:
+            seed_rows.pop()
+
+    return _edit(results_files, tmp_path, edit)
+
+
+def _task_dropped_consistently(results_files, tmp_path):
+    # internally consistent file (num_test_tasks says 99) that no longer matches the
+    # installed benchmark's 100 test tasks
+    def edit(d):
+        for seed_rows in d["returns"]:
+            seed_rows.pop()
+        for metric in d["exploration_metrics"].values():
+            for seed_rows in metric:
+                seed_rows.pop()
+        d["benchmark"]["num_test_tasks"] -= 1
+
+    return _edit(results_files, tmp_path, edit)
+
+
+def _nan(results_files, tmp_path):
+    return _edit(results_files, tmp_path, lambda d: d["returns"][2][5].__setitem__(3, math.nan),
+                 reseal=False, allow_nan=True)
+
+
+def _inf(results_files, tmp_path):
+    return _edit(results_files, tmp_path, lambda d: d["returns"][0][9].__setitem__(0, -math.inf),
+                 reseal=False, allow_nan=True)
+
+
+def _oversized(results_files, tmp_path):
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as fh:  # sparse: no 50 MB actually written
+        fh.write(b'{"schema_version": 1, "padding": "')
+        fh.truncate(MAX_FILE_BYTES + 1)
+    return path
+
+
+def _unknown_benchmark(results_files, tmp_path):
+    return _edit(results_files, tmp_path, lambda d: d["benchmark"].update(name="NoSuchBench"))
+
+
+def _duplicate(results_files, tmp_path):
+    return results_files["random"]  # already in the database
+
+
+BAD_INPUTS = {
+    # case: (make file, failed check, phrases the message must contain)
+    "malformed_json": (_malformed, "json", ["not valid JSON", "line", "column"]),
+    "missing_field": (_missing_field, "schema", ["'returns' is a required property"]),
+    "wrong_schema_version": (_wrong_schema_version, "schema_version", ["is 2", "version 1"]),
+    "one_return_edited": (_one_return_edited, "sha256", ["hashes to", "unmodified"]),
+    "benchmark_hash_mismatch": (_benchmark_hash_mismatch, "benchmark.hash", ["0" * 64, "re-run"]),
+    "wrong_shape": (_task_dropped, "shape", ["returns", "(3, 99, 10)", "(3, 100, 10)"]),
+    "wrong_shape_consistent": (_task_dropped_consistently, "shape", ["(3, 99, 10)", "(3, 100, 10)"]),
+    "nan_return": (_nan, "returns", ["returns[2][5][3]", "nan", "finite"]),
+    "inf_return": (_inf, "returns", ["returns[0][9][0]", "-inf", "finite"]),
+    "duplicate": (_duplicate, "duplicate", ["already stored as submission #2"]),
+    "oversized": (_oversized, "size", ["50.0 MiB", "limit is 50 MiB"]),
+    "unknown_benchmark": (_unknown_benchmark, "benchmark", ["'NoSuchBench'", "KrazyWorld-Hard"]),
+}
+FIX_HINTS = ("submit", "re-run", "evaluate", "fix")
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_rejected_clearly_and_changes_nothing(case, results_files, db_copy, tmp_path, capsys):
+    make, check, phrases = BAD_INPUTS[case]
+    bad = make(results_files, tmp_path)
+    before = db_copy.read_bytes()
+    listing_before = sorted(p.name for p in db_copy.parent.iterdir())
+
+    code = main(["submit", str(bad), "--db", str(db_copy)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"rejected ({check}):" in err
+    for phrase in phrases:
+        assert phrase in err, (phrase, err)
+    assert any(hint in err for hint in FIX_HINTS), err
+    assert db_copy.read_bytes() == before
+    assert sorted(p.name for p in db_copy.parent.iterdir()) == listing_before  # no journal left
+    assert len(store.list_submissions(db_copy)) == 3
+
+
+def test_rejected_file_creates_no_database(results_files, tmp_path, capsys):
+    db = tmp_path / "new.db"
+    bad = _one_return_edited(results_files, tmp_path)
+    assert main(["submit", str(bad), "--db", str(db)]) == 2
+    assert not db.exists()
+
+
+def test_cli_subprocess_exit_codes(results_files, tmp_path):
+    """The real `python -m leaderboard` process: 2 and a message on bad input, 0 on success."""
+    db = tmp_path / "board.db"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)])}
+    bad = _benchmark_hash_mismatch(results_files, tmp_path)
+    cmd = [sys.executable, "-m", "leaderboard", "submit"]
+    proc = subprocess.run([*cmd, str(bad), "--db", str(db)], capture_output=True, text=True,
+                          env=env, cwd=REPO)
+    assert proc.returncode == 2 and "rejected (benchmark.hash)" in proc.stderr
+    assert not db.exists()
+    proc = subprocess.run([*cmd, str(results_files["anti"]), "--db", str(db)],
+                          capture_output=True, text=True, env=env, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "accepted as submission #1: anti-greedy on Bandit" in proc.stdout
+
+
+def test_readers_refuse_a_missing_database(tmp_path, capsys):
+    for command in (["show"], ["render", "--out", str(tmp_path / "site")], ["export"]):
+        assert main([*command, "--db", str(tmp_path / "none.db")]) == 2
+        assert "no leaderboard database" in capsys.readouterr().err
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_verify_marks_verified_only_when_scores_match(results_files, tmp_path, capsys):
+    db = tmp_path / "board.db"
+    code = main(["submit", str(results_files["greedy"]), "--db", str(db),
+                 "--verify", AGENTS["greedy"]])
+    assert code == 0
+    assert "verified: re-running lb_agents:greedy_agent reproduced every task score" in capsys.readouterr().out
+    # the anti-greedy file "verified" with the greedy factory: scores differ -> stored, unverified
+    code = main(["submit", str(results_files["anti"]), "--db", str(db),
+                 "--verify", AGENTS["greedy"]])
+    assert code == 1
+    assert "verification FAILED" in capsys.readouterr().out
+    rows = {r.agent_name: r for r in store.list_submissions(db)}
+    assert rows["greedy-explorer"].verified and rows["greedy-explorer"].verified_factory == AGENTS["greedy"]
+    assert not rows["anti-greedy"].verified
+
+
+def test_verify_with_a_broken_factory_changes_nothing(results_files, db_copy, tmp_path, capsys):
+    data = load_json(results_files["greedy"])
+    data["created"] = "2030-01-01T00:00:00Z"  # a new file (new sha256), not a duplicate
+    path = write_sealed(tmp_path / "new.json", data)
+    before = db_copy.read_bytes()
+    assert main(["submit", str(path), "--db", str(db_copy), "--verify", "no_such_module:make"]) == 2
+    err = capsys.readouterr().err
+    assert "rejected (verify)" in err and "no_such_module" in err
+    assert db_copy.read_bytes() == before
