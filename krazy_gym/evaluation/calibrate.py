@@ -1,0 +1,106 @@
+"""Measure every benchmark's random score with this harness and store it in code.
+
+    python -m krazy_gym.evaluation.calibrate                 # all benchmarks whose env exists
+    python -m krazy_gym.evaluation.calibrate Bandit Maze     # some
+    python -m krazy_gym.evaluation.calibrate --check         # compare, write nothing
+
+The random score is the mean raw score (mean exploit return) of the uniform random agent
+(``krazy_gym.evaluation.agents:random_agent``) over :data:`CALIBRATION_SEEDS` and every test
+task. It is written to ``_random_scores.py`` (generated module, atomically replaced). Since the
+random score is a normalisation constant, it is part of the benchmark hash: recalibrating a
+benchmark whose env changed must come with a benchmark version bump.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+CALIBRATION_SEEDS = 5
+RANDOM_AGENT = "krazy_gym.evaluation.agents:random_agent"
+SCORES_PATH = Path(__file__).with_name("_random_scores.py")
+
+
+def measure_random_score(name: str, seeds: int = CALIBRATION_SEEDS, workers: int = 1) -> float:
+    """The random agent's mean raw score on benchmark ``name`` (deterministic)."""
+    from krazy_gym.evaluation.benchmarks import get_benchmark
+    from krazy_gym.evaluation.runner import evaluate
+
+    bench = get_benchmark(name)
+    results = evaluate(RANDOM_AGENT, bench, seeds=seeds, workers=workers, progress=False)
+    return float(results["aggregates"]["score_mean"])
+
+
+def available(name: str) -> str | None:
+    """None if the benchmark's env can be made here, else the reason it cannot."""
+    from krazy_gym.evaluation.benchmarks import get_benchmark
+
+    try:
+        env = get_benchmark(name).make_env()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        return f"{type(exc).__name__}: {exc}"
+    env.close()
+    return None
+
+
+def write_scores(scores: dict[str, float]) -> None:
+    """Atomically rewrite ``_random_scores.py`` with ``scores``."""
+    lines = [
+        '"""Random-agent scores per benchmark, measured by this harness. GENERATED: do not edit.',
+        "",
+        "Regenerate with ``python -m krazy_gym.evaluation.calibrate`` (the uniform random agent,",
+        f"seeds 0-{CALIBRATION_SEEDS - 1}, every test task); ``tests/evaluation`` re-measures them in a slow test.",
+        "Benchmarks missing here (their env family was not available when calibrating) use 0.0.",
+        '"""',
+        "",
+        "RANDOM_SCORES: dict[str, float] = {",
+        *[f"    {k!r}: {v!r}," for k, v in sorted(scores.items())],
+        "}",
+        "",
+    ]
+    fd, tmp = tempfile.mkstemp(dir=SCORES_PATH.parent, prefix=".random_scores.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines))
+    os.replace(tmp, SCORES_PATH)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from krazy_gym.evaluation._random_scores import RANDOM_SCORES
+    from krazy_gym.evaluation.benchmarks import get_benchmark, list_benchmarks
+
+    parser = argparse.ArgumentParser(prog="python -m krazy_gym.evaluation.calibrate")
+    parser.add_argument("names", nargs="*", help="benchmarks (default: all available)")
+    parser.add_argument("--check", action="store_true", help="compare only, write nothing")
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    try:
+        names = [get_benchmark(n).name for n in args.names] or [b.name for b in list_benchmarks()]
+    except (KeyError, ValueError) as exc:
+        print(f"calibrate: error: {exc}", file=sys.stderr)
+        return 2
+    scores = dict(RANDOM_SCORES)
+    mismatched = 0
+    for name in names:
+        reason = available(name)
+        if reason is not None:
+            print(f"{name:16s} skipped ({reason.splitlines()[0][:100]})")
+            continue
+        value = measure_random_score(name, workers=args.workers)
+        stored = RANDOM_SCORES.get(name)
+        same = stored is not None and stored == value
+        mismatched += not same
+        print(f"{name:16s} random score {value!r} (stored {stored!r}{', same' if same else ''})")
+        scores[name] = value
+    if args.check:
+        return 1 if mismatched else 0
+    write_scores(scores)
+    print(f"wrote {SCORES_PATH}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Human-readable views of results: the summary table, the benchmark list, the adaptation plot.
+
+    >>> from krazy_gym.evaluation import evaluate, summary_table
+    >>> print(summary_table(evaluate("krazy_gym.evaluation.agents:random_agent",
+    ...                              "KrazyWorld-Easy", seeds=2)))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for j, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        if j == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def summary_table(results: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> str:
+    """A plain-text table of one or more results dicts (one row each).
+
+    Columns: benchmark, agent, seeds, raw mean score, normalised IQM and mean with their 95%
+    bootstrap CIs, the adaptation curve (mean return per episode index), wall time. Aggregates
+    are recomputed from ``returns`` when the dict has none.
+    """
+    from krazy_gym.evaluation.metrics import aggregate
+
+    many = [results] if isinstance(results, Mapping) else list(results)
+    rows = [["benchmark", "agent", "seeds", "score", "norm. IQM [95% CI]", "norm. mean [95% CI]",
+             "return per episode", "time"]]
+    metric_lines = []
+    for res in many:
+        agg = res.get("aggregates") or aggregate(res["returns"], res["benchmark"]["name"])
+        iqm, mean = agg["normalised_iqm"], agg["normalised_mean"]
+        curve = " ".join(f"{v:.2f}" for v in agg["adaptation_curve"])
+        n_explore = res["explore_episodes"]
+        if n_explore:
+            parts = curve.split(" ")
+            curve = " ".join(parts[:n_explore]) + " | " + " ".join(parts[n_explore:])
+        rows.append([
+            f"{res['benchmark']['name']}-v{res['benchmark']['version']}",
+            res["agent"]["name"],
+            str(len(res["seeds"])),
+            _fmt(agg["score_mean"]),
+            f"{_fmt(iqm['value'])} [{_fmt(iqm['ci_low'])}, {_fmt(iqm['ci_high'])}]",
+            f"{_fmt(mean['value'])} [{_fmt(mean['ci_low'])}, {_fmt(mean['ci_high'])}]",
+            curve,
+            f"{res['timing']['wall_seconds']:.2f}s",
+        ])
+        for name, values in sorted(res.get("exploration_metrics", {}).items()):
+            arr = np.asarray(values, dtype=np.float64)
+            metric_lines.append(
+                f"  {res['benchmark']['name']} · {res['agent']['name']} · {name}: "
+                f"mean {arr.mean():.3f} (explore {arr[..., :n_explore].mean() if n_explore else float('nan'):.3f}, "
+                f"exploit {arr[..., n_explore:].mean():.3f})"
+            )
+    text = _table(rows)
+    if metric_lines:
+        text += "\nexploration metrics (per episode):\n" + "\n".join(metric_lines)
+    return text
+
+
+def benchmarks_table(benchmarks: Sequence[Any] | None = None) -> str:
+    """The ``krazy-gym benchmarks`` listing."""
+    from krazy_gym.evaluation.benchmarks import list_benchmarks
+
+    rows = [["benchmark", "env id", "tasks", "protocol", "random", "reference", "max",
+             "description"]]
+    for b in benchmarks if benchmarks is not None else list_benchmarks():
+        protocol = f"{b.explore_episodes}+{'adapt+' if b.adapt else ''}{b.exploit_episodes}"
+        rows.append([
+            b.full_name, b.env_id, str(b.num_test_tasks), protocol, _fmt(b.random_score),
+            _fmt(b.reference_score, 2), _fmt(b.max_score, 1), b.description,
+        ])
+    return _table(rows)
+
+
+def plot_adaptation(
+    results: Mapping[str, Any] | Sequence[Mapping[str, Any]], path: str | os.PathLike
+) -> None:
+    """Save the adaptation curve(s) (mean return per episode index, ±95% CI over seeds ×
+    tasks) as an image (matplotlib, Agg backend, imported here only)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    many = [results] if isinstance(results, Mapping) else list(results)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for res in many:
+        arr = np.asarray(res["returns"], dtype=np.float64)
+        flat = arr.reshape(-1, arr.shape[-1])
+        mean = flat.mean(axis=0)
+        half = 1.96 * flat.std(axis=0, ddof=1) / np.sqrt(flat.shape[0]) if flat.shape[0] > 1 else 0 * mean
+        x = np.arange(1, arr.shape[-1] + 1)
+        label = f"{res['agent']['name']} ({res['benchmark']['name']})"
+        ax.plot(x, mean, marker="o", label=label)
+        ax.fill_between(x, mean - half, mean + half, alpha=0.2)
+        n_explore = res["explore_episodes"]
+        if n_explore:
+            ax.axvline(n_explore + 0.5, color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("episode within task (dashed line: adapt)")
+    ax.set_ylabel("mean return")
+    ax.set_title("adaptation curve")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,744 @@
+"""The evaluation runner: drives any :class:`MetaAgent` through a benchmark's protocol.
+
+Work is cut into **units** — one seed × one batch of at most ``batch_size`` consecutive test
+tasks. A unit builds (or reuses) a vector env of ``len(batch)`` sub-envs, gives each sub-env
+its task, creates a fresh agent from the factory (``seed=`` derived from the run seed and the
+batch) and runs the protocol in lockstep. Everything random in a unit is derived from (run
+seed, task index, phase) or (run seed, batch start), never from which process runs it, so
+``workers=1``, ``workers=N`` and ``engine="ray"`` give byte-identical ``returns`` and
+``exploration_metrics``.
+
+    >>> from krazy_gym.evaluation import evaluate
+    >>> results = evaluate("krazy_gym.evaluation.agents:random_agent", "KrazyWorld-Hard",
+    ...                    seeds=5)                                      # doctest: +SKIP
+    >>> results["aggregates"]["normalised_iqm"]                         # doctest: +SKIP
+
+Each phase (explore, then exploit) starts with ``reset(seed=...)`` of every sub-env with a seed
+from ``SeedSequence(run_seed, spawn_key=(task_index, phase))``; inside a phase episodes follow
+each other through same-step autoreset. Box actions are clipped to the action space (as
+stable-baselines3 does); a wrongly shaped, non-finite or out-of-range discrete action is an
+:class:`AgentError` naming the agent, the task and the step.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as _dt
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from krazy_gym.evaluation.agents import (
+    AgentSpecError,
+    accepts_active,
+    agent_name,
+    load_factory,
+    make_agent,
+)
+from krazy_gym.evaluation.benchmarks import Benchmark, get_benchmark
+from krazy_gym.evaluation.exploration import MetricRecorder, final_info
+from krazy_gym.evaluation.results import (
+    SCHEMA_VERSION,
+    seal_results,
+    validate_results,
+    write_json_atomic,
+    write_results,
+)
+
+ENGINES = ("local", "ray")
+PHASES = ("explore", "exploit")
+
+
+class EvaluationError(RuntimeError):
+    """The evaluation could not finish (the message says where partial results are)."""
+
+
+class AgentError(EvaluationError):
+    """The agent raised or returned an invalid action (names agent, task and step)."""
+
+
+# -- seeds ---------------------------------------------------------------------------------------
+
+
+def _derive(seed: int, *key: int) -> int:
+    return int(np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key)).generate_state(1)[0])
+
+
+def phase_seed(run_seed: int, task_index: int, phase: int) -> int:
+    """The ``reset(seed=...)`` of test task ``task_index`` at the start of ``phase``."""
+    return _derive(run_seed, task_index, phase)
+
+
+def agent_seed(run_seed: int, batch_start: int) -> int:
+    """The ``seed=`` given to the agent factory for the batch starting at ``batch_start``."""
+    return _derive(run_seed, 1_000_003, batch_start)
+
+
+# -- units -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One seed × one batch of test tasks."""
+
+    seed_index: int
+    seed: int
+    task_indices: tuple[int, ...]
+
+
+@dataclass
+class UnitResult:
+    seed_index: int
+    task_indices: tuple[int, ...]
+    returns: list[list[float]]
+    metrics: dict[str, list[list[float]]]
+    env_steps: int
+    seconds: float = field(default=0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seed_index": self.seed_index,
+            "task_indices": list(self.task_indices),
+            "returns": self.returns,
+            "metrics": self.metrics,
+            "env_steps": self.env_steps,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> UnitResult:
+        return cls(
+            d["seed_index"], tuple(d["task_indices"]), d["returns"], d["metrics"],
+            d["env_steps"], d.get("seconds", 0.0),
+        )
+
+
+def make_units(benchmark: Benchmark, seeds: Sequence[int], batch_size: int) -> list[Unit]:
+    """Seeds × consecutive task batches, in a fixed order."""
+    n = benchmark.num_test_tasks
+    return [
+        Unit(si, int(s), tuple(range(start, min(n, start + batch_size))))
+        for si, s in enumerate(seeds)
+        for start in range(0, n, batch_size)
+    ]
+
+
+# -- vector envs -----------------------------------------------------------------------------------
+
+_ENV_CACHE: dict[str, Any] = {}
+
+
+def _close_cached_envs() -> None:
+    while _ENV_CACHE:
+        _, env = _ENV_CACHE.popitem()
+        try:
+            env.close()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+atexit.register(_close_cached_envs)
+
+
+def make_vector_env(benchmark: Benchmark, num_envs: int):
+    """The benchmark's vector env with ``num_envs`` sub-envs and same-step autoreset.
+
+    Cached per process (a unit resets every sub-env with an explicit seed and task before
+    use, so reuse cannot leak state between units).
+    """
+    import gymnasium as gym
+    from gymnasium.vector import AutoresetMode
+
+    import krazy_gym  # noqa: F401  (registers the ids)
+
+    key = json.dumps([benchmark.env_id, benchmark.env_kwargs, benchmark.vectorization, num_envs], sort_keys=True)
+    env = _ENV_CACHE.get(key)
+    if env is not None:
+        return env
+    if benchmark.vectorization == "vector_entry_point":
+        env = gym.make_vec(
+            benchmark.env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
+            **benchmark.env_kwargs,
+        )
+    else:
+        env = gym.make_vec(
+            benchmark.env_id, num_envs=num_envs, vectorization_mode=benchmark.vectorization,
+            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **benchmark.env_kwargs,
+        )
+    mode = env.metadata.get("autoreset_mode")
+    if mode is not None and mode != AutoresetMode.SAME_STEP and str(mode) != "same-step":
+        env.close()
+        raise EvaluationError(
+            f"{benchmark.env_id}: the harness needs same-step autoreset, the env uses {mode}"
+        )
+    _ENV_CACHE[key] = env
+    return env
+
+
+# -- action checks ----------------------------------------------------------------------------------
+
+
+class _ActionChecker:
+    """Validates a batch of actions against the single-env action space (vectorised)."""
+
+    def __init__(self, space) -> None:
+        from gymnasium import spaces
+
+        self.space = space
+        self.kind = "other"
+        if isinstance(space, spaces.Discrete):
+            self.kind = "discrete"
+            self.low, self.high = int(space.start), int(space.start + space.n)
+            self.noop = np.int64(space.start)
+        elif isinstance(space, spaces.Box):
+            self.kind = "box"
+            self.noop = np.clip(np.zeros(space.shape, dtype=space.dtype), space.low, space.high)
+        else:
+            self.noop = space.sample()
+
+    def check(self, action: Any, n: int, active: np.ndarray) -> tuple[np.ndarray, int | None, str]:
+        """(actions to step with, first bad row or None, reason)."""
+        a = np.asarray(action)
+        expected = (n, *self.space.shape) if self.space.shape is not None else (n,)
+        if self.kind == "discrete":
+            if a.shape != (n,):
+                return a, 0, f"actions must have shape {(n,)}, got {a.shape}"
+            if a.dtype.kind not in "iu":
+                if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
+                    a = a.astype(np.int64)
+                else:
+                    return a, 0, f"discrete actions must be integers, got dtype {a.dtype}"
+            bad = ((a < self.low) | (a >= self.high)) & active
+            if bad.any():
+                row = int(np.argmax(bad))
+                return a, row, f"action {a[row]!r} is outside Discrete({self.high - self.low}, start={self.low})"
+            if not active.all():
+                a = np.where(active, a, self.noop)
+            return a, None, ""
+        if self.kind == "box":
+            if a.shape != expected:
+                return a, 0, f"actions must have shape {expected}, got {a.shape}"
+            finite = np.isfinite(a).reshape(n, -1).all(axis=1)
+            bad = ~finite & active
+            if bad.any():
+                row = int(np.argmax(bad))
+                return a, row, f"action {a[row]!r} is not finite"
+            a = np.clip(a, self.space.low, self.space.high).astype(self.space.dtype, copy=False)
+            if not active.all():
+                a = a.copy()
+                a[~active] = self.noop
+            return a, None, ""
+        if len(a) != n:
+            return a, 0, f"expected {n} actions, got {len(a)}"
+        for row in range(n):
+            if active[row] and not self.space.contains(a[row]):
+                return a, row, f"action {a[row]!r} is not in {self.space}"
+        a = a.copy()
+        a[~active] = self.noop
+        return a, None, ""
+
+
+# -- running one unit -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    agent_label: str
+    seed: int
+    task_indices: tuple[int, ...]
+
+    def where(self, phase: str, episode: Any, step: int, row: int | None = None) -> str:
+        tasks = self.task_indices
+        if row is not None:
+            what = f"test task {tasks[row]}"
+        elif len(tasks) == 1:
+            what = f"test task {tasks[0]}"
+        else:
+            what = f"test tasks {tasks[0]}-{tasks[-1]} (batch of {len(tasks)})"
+        ep = f", episode {episode}" if episode is not None else ""
+        return f"{what}, seed {self.seed}, {phase} phase{ep}, step {step}"
+
+
+def _call_agent(ctx: _Context, method: str, fn: Callable, where: str, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any agent failure becomes an AgentError
+        raise AgentError(
+            f"agent {ctx.agent_label} raised {type(exc).__name__} in {method}() at {where}: {exc}"
+        ) from exc
+
+
+def run_unit(
+    benchmark: Benchmark,
+    factory: str | Callable[..., Any],
+    unit: Unit,
+    agent_label: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> UnitResult:
+    """Run the protocol for one unit and return its raw returns and metrics."""
+    start_time = time.perf_counter()
+    fn = load_factory(factory) if isinstance(factory, str) else factory
+    tasks_all = benchmark.tasks()
+    rows = len(unit.task_indices)
+    tasks = [tasks_all[i] for i in unit.task_indices]
+    label = agent_label or (factory if isinstance(factory, str) else repr(factory))
+    ctx = _Context(label, unit.seed, unit.task_indices)
+    agent = _call_agent(
+        ctx, "factory", lambda: make_agent(fn, agent_seed(unit.seed, unit.task_indices[0]), label),
+        ctx.where("setup", None, 0),
+    )
+    envs = make_vector_env(benchmark, rows)
+    native = benchmark.vectorization == "vector_entry_point"
+    if not native:
+        envs.set_attr("task", tasks)
+    obs_space, act_space = envs.single_observation_space, envs.single_action_space
+    checker = _ActionChecker(act_space)
+    _call_agent(ctx, "reset", agent.reset, ctx.where("setup", None, 0), rows, obs_space, act_space)
+    act_active = accepts_active(agent.act)
+    obs_active = accepts_active(agent.observe)
+
+    episodes = benchmark.episodes
+    returns = np.zeros((rows, episodes), dtype=np.float64)
+    recorder = MetricRecorder(benchmark.metric_kind, rows, episodes)
+    env_steps = 0
+    phase_lengths = (benchmark.explore_episodes, benchmark.exploit_episodes)
+    first_episode = 0
+    for phase_id, (phase, n_eps) in enumerate(zip(PHASES, phase_lengths)):
+        if phase == "exploit" and benchmark.adapt:
+            _call_agent(ctx, "adapt", agent.adapt, ctx.where("adapt", None, 0))
+        if n_eps == 0:
+            continue
+        seeds = [phase_seed(unit.seed, t, phase_id) for t in unit.task_indices]
+        if native:
+            obs, _ = envs.reset(seed=seeds, options={"task": tasks})
+        else:
+            obs, _ = envs.reset(seed=seeds)
+        done_eps = np.zeros(rows, dtype=np.int64)
+        ep_return = np.zeros(rows, dtype=np.float64)
+        ep_len = np.zeros(rows, dtype=np.int64)
+        active = np.ones(rows, dtype=bool)
+        all_active = True
+        step = 0
+        while all_active or active.any():
+            where = None
+            kw = {"active": active.copy()} if act_active else {}
+            try:
+                action = agent.act(obs, **kw)
+            except Exception as exc:  # noqa: BLE001
+                where = ctx.where(phase, f"{first_episode + int(done_eps.min(initial=0)) + 1} of {episodes}", step)
+                raise AgentError(
+                    f"agent {label} raised {type(exc).__name__} in act() at {where}: {exc}"
+                ) from exc
+            env_action, bad_row, reason = checker.check(action, rows, active)
+            if reason:
+                ep = first_episode + int(done_eps[bad_row]) + 1
+                raise AgentError(
+                    f"agent {label} returned an invalid action at "
+                    f"{ctx.where(phase, f'{ep} of {episodes}', int(ep_len[bad_row]), bad_row)}: {reason}"
+                )
+            try:
+                next_obs, reward, terminated, truncated, infos = envs.step(env_action)
+            except Exception as exc:  # noqa: BLE001
+                raise EvaluationError(
+                    f"env {benchmark.env_id} raised {type(exc).__name__} at "
+                    f"{ctx.where(phase, None, step)}: {exc}"
+                ) from exc
+            reward = np.asarray(reward, dtype=np.float64)
+            terminated = np.asarray(terminated, dtype=bool)
+            truncated = np.asarray(truncated, dtype=bool)
+            ended = terminated | truncated
+            if not all_active:
+                reward = np.where(active, reward, 0.0)
+                ended &= active
+                terminated = terminated & active
+                truncated = truncated & active
+            active_before = active.copy()
+            n_active = int(active.sum()) if not all_active else rows
+            env_steps += n_active
+            ep_return += reward
+            ep_len += active
+            true_next = next_obs
+            finished_rows = np.flatnonzero(ended)
+            if finished_rows.size:
+                true_next = np.array(next_obs, copy=True)
+                final_obs = infos.get("final_obs")
+                for r in finished_rows:
+                    if final_obs is not None and final_obs[r] is not None:
+                        true_next[r] = final_obs[r]
+            okw = {"active": active.copy()} if obs_active else {}
+            _call_agent(
+                ctx, "observe", agent.observe, ctx.where(phase, None, step),
+                obs, action, reward, true_next, terminated, truncated, **okw,
+            )
+            if finished_rows.size:
+                next_obs = np.array(next_obs, copy=True)
+                for r in finished_rows:
+                    e = first_episode + int(done_eps[r])
+                    returns[r, e] = ep_return[r]
+                    recorder.record(r, e, final_info(infos, r), int(ep_len[r]), bool(terminated[r]))
+                    done_eps[r] += 1
+                    ep_return[r] = 0.0
+                    ep_len[r] = 0
+                    if done_eps[r] == n_eps:
+                        active[r] = False
+                if progress is not None:
+                    progress(int(finished_rows.size))
+                all_active = bool(active.all())
+            if not all_active:
+                next_obs = np.array(next_obs, copy=True)
+                was_idle = ~active_before
+                next_obs[was_idle] = obs[was_idle]
+                newly_idle = active_before & ~active
+                next_obs[newly_idle] = true_next[newly_idle]
+            obs = next_obs
+            step += 1
+        first_episode += n_eps
+    return UnitResult(
+        seed_index=unit.seed_index,
+        task_indices=unit.task_indices,
+        returns=returns.tolist(),
+        metrics={k: v.tolist() for k, v in recorder.values.items()},
+        env_steps=env_steps,
+        seconds=time.perf_counter() - start_time,
+    )
+
+
+def _run_unit_entry(args: tuple) -> dict[str, Any]:
+    """Process/Ray entry point: plain-data in, plain-data out."""
+    benchmark, factory, unit, label = args
+    return run_unit(benchmark, factory, unit, label).to_json()
+
+
+# -- provenance -----------------------------------------------------------------------------------
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _git(*args: str) -> str | None:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout
+
+
+def provenance() -> dict[str, Any]:
+    """Versions and git state of this installation (for the results file)."""
+    import gymnasium
+
+    import krazy_gym
+
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {
+        "krazy_gym_version": krazy_gym.__version__,
+        "git_commit": commit.strip() if commit else None,
+        "git_dirty": bool(status.strip()) if status is not None else None,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "gymnasium": gymnasium.__version__,
+        "torch": _version("torch"),
+        "platform": platform.platform(),
+    }
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC timestamp, seconds precision, ``Z`` suffix."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- evaluate ------------------------------------------------------------------------------------
+
+
+def _normalise_seeds(seeds: int | Iterable[int]) -> list[int]:
+    if isinstance(seeds, bool):
+        raise TypeError("seeds must be an int >= 1 or a list of ints >= 0")
+    if isinstance(seeds, (int, np.integer)):
+        if seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {seeds}")
+        return list(range(int(seeds)))
+    out = [int(s) for s in seeds]
+    if not out or any(s < 0 for s in out) or len(set(out)) != len(out):
+        raise ValueError(f"seeds must be a non-empty list of distinct ints >= 0, got {out}")
+    return out
+
+
+def _factory_label(factory: Any) -> str:
+    if isinstance(factory, str):
+        return factory
+    module = getattr(factory, "__module__", None) or "?"
+    qual = getattr(factory, "__qualname__", None) or type(factory).__name__
+    return f"{module}:{qual}"
+
+
+def partial_path(out: str | os.PathLike) -> Path:
+    """Where partial results of a run writing ``out`` are kept: ``<out>.partial.json``."""
+    return Path(f"{os.fspath(out)}.partial.json")
+
+
+def check_output_path(out: str | os.PathLike | None) -> None:
+    """Raise ``ValueError`` if ``out`` cannot be written (missing directory, is a directory)."""
+    if out is None:
+        return
+    path = Path(out)
+    if path.is_dir():
+        raise ValueError(f"--out {str(path)!r} is a directory, not a file path")
+    if not path.parent.is_dir():
+        raise ValueError(f"--out {str(path)!r}: directory {str(path.parent)!r} does not exist")
+
+
+def _make_progress(progress: Any, total: int, desc: str):
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if progress is False:
+        return None
+    if callable(progress) and not isinstance(progress, bool):
+        return progress
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="ep", leave=False, dynamic_ncols=True)
+    bar.update_fn = bar.update  # type: ignore[attr-defined]
+    return bar
+
+
+def evaluate(
+    agent: str | Callable[..., Any],
+    benchmark: str | Benchmark,
+    seeds: int | Sequence[int] = 5,
+    workers: int = 1,
+    engine: str = "local",
+    progress: bool | Callable[[int], None] | None = None,
+    out: str | os.PathLike | None = None,
+    batch_size: int | None = None,
+    resume: bool = False,
+    ray_address: str | None = None,
+) -> dict[str, Any]:
+    """Evaluate an agent on a benchmark and return the results dict (see ``results.py``).
+
+    Args:
+        agent: ``"package.module:factory"`` or a callable factory returning a MetaAgent
+            (called once per unit; given ``seed=`` if it accepts it). Must be picklable
+            (a module-level function) when ``workers > 1`` or ``engine="ray"``.
+        benchmark: a benchmark name or :class:`Benchmark`.
+        seeds: K (seeds 0..K-1) or an explicit list of distinct ints >= 0.
+        workers: processes (local engine) or concurrent tasks (Ray) to spread units over.
+        engine: ``"local"`` or ``"ray"`` (imported lazily; connects to ``ray_address`` or
+            starts a local instance).
+        progress: True for a tqdm bar, False for none, None for a bar only on a terminal, or
+            a callable receiving the number of task-episodes just finished.
+        out: if given, the results are written there atomically; while running, finished
+            units are checkpointed to ``<out>.partial.json``, which is kept if the run fails
+            and removed when it succeeds.
+        batch_size: tasks per unit (default: the benchmark's). Part of the run, not of the
+            benchmark: a different batch size changes an agent's random stream, not the
+            protocol.
+        resume: reuse the units of a matching ``<out>.partial.json``.
+
+    Raises:
+        ValueError/TypeError: bad arguments (nothing is run or written).
+        AgentSpecError: the agent spec does not load or the factory gives no MetaAgent.
+        AgentError: the agent raised or returned an invalid action (names agent, task, step).
+    """
+    bench = get_benchmark(benchmark)
+    seed_list = _normalise_seeds(seeds)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an int >= 1, got {workers!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    batch = bench.batch_size if batch_size is None else batch_size
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    check_output_path(out)
+    spec_label = _factory_label(agent)
+    factory = load_factory(agent) if isinstance(agent, str) else agent
+    if not callable(factory):
+        raise AgentSpecError(f"agent must be 'package.module:factory' or a callable, got {agent!r}")
+    probe = make_agent(factory, agent_seed(seed_list[0], 0), spec_label)
+    name = agent_name(probe, spec_label)
+    label = f"{name!r} ({spec_label})"
+    del probe
+
+    started = time.perf_counter()
+    units = make_units(bench, seed_list, batch)
+    header = {
+        "benchmark_hash": bench.hash,
+        "agent": spec_label,
+        "seeds": seed_list,
+        "batch_size": batch,
+    }
+    done: dict[tuple[int, int], UnitResult] = {}
+    ckpt = partial_path(out) if out is not None else None
+    if resume and ckpt is not None and ckpt.exists():
+        saved = json.loads(ckpt.read_text(encoding="utf-8"))
+        if saved.get("header") == header:
+            for d in saved.get("units", []):
+                r = UnitResult.from_json(d)
+                done[(r.seed_index, r.task_indices[0])] = r
+
+    def checkpoint(error: str | None = None) -> None:
+        if ckpt is None:
+            return
+        payload = {
+            "header": header,
+            "benchmark": bench.name,
+            "units": [done[k].to_json() for k in sorted(done)],
+            "error": error,
+        }
+        write_json_atomic(ckpt, payload)
+
+    todo = [u for u in units if (u.seed_index, u.task_indices[0]) not in done]
+    total = len(seed_list) * bench.num_test_tasks * bench.episodes
+    bar = _make_progress(progress, total, f"{bench.name} · {name}")
+    tick = (bar.update_fn if hasattr(bar, "update_fn") else bar) if bar is not None else None
+    if tick is not None and done:
+        tick(sum(len(r.task_indices) for r in done.values()) * bench.episodes)
+
+    try:
+        _dispatch(bench, agent if isinstance(agent, str) else factory, todo, label, workers,
+                  engine, ray_address, done, checkpoint, tick)
+    except EvaluationError as exc:
+        if ckpt is not None:
+            checkpoint(str(exc))
+            raise type(exc)(
+                f"{exc}\n{len(done)} of {len(units)} units finished; their results are in {ckpt}"
+            ) from exc
+        raise
+    finally:
+        if bar is not None and hasattr(bar, "close"):
+            bar.close()
+
+    wall = time.perf_counter() - started
+    results = assemble_results(bench, seed_list, done, name, spec_label, wall)
+    results["run"] = {"batch_size": batch, "workers": workers, "engine": engine}
+    results = seal_results(results)
+    validate_results(results)
+    if out is not None:
+        write_results(out, results)
+        if ckpt is not None and ckpt.exists():
+            ckpt.unlink()
+    return results
+
+
+def _dispatch(bench, factory, todo, label, workers, engine, ray_address, done, checkpoint, tick):
+    def finished(r: UnitResult) -> None:
+        done[(r.seed_index, r.task_indices[0])] = r
+        checkpoint()
+
+    if engine == "ray":
+        _dispatch_ray(bench, factory, todo, label, workers, ray_address, finished, tick)
+        return
+    if workers == 1 or len(todo) <= 1:
+        for unit in todo:
+            finished(run_unit(bench, factory, unit, label, tick))
+        return
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
+        futures = {pool.submit(_run_unit_entry, (bench, factory, u, label)): u for u in todo}
+        try:
+            for fut in cf.as_completed(futures):
+                r = UnitResult.from_json(fut.result())
+                finished(r)
+                if tick is not None:
+                    tick(len(r.task_indices) * bench.episodes)
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _dispatch_ray(bench, factory, todo, label, workers, ray_address, finished, tick):
+    try:
+        import ray
+    except ImportError as exc:
+        raise ValueError("engine='ray' needs the optional dependency: pip install 'krazy_gym[ray]'") from exc
+    if not ray.is_initialized():
+        if ray_address:
+            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    remote = ray.remote(num_cpus=1, max_retries=0)(_run_unit_entry)
+    pending = [remote.remote((bench, factory, u, label)) for u in todo]
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        try:
+            r = UnitResult.from_json(ray.get(ready[0]))
+        except ray.exceptions.RayTaskError as exc:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            cause = exc.cause if getattr(exc, "cause", None) is not None else exc
+            if isinstance(cause, EvaluationError):
+                raise type(cause)(str(cause)) from exc
+            raise EvaluationError(str(exc)) from exc
+        finished(r)
+        if tick is not None:
+            tick(len(r.task_indices) * bench.episodes)
+
+
+def assemble_results(
+    bench: Benchmark,
+    seeds: list[int],
+    units: dict[tuple[int, int], UnitResult],
+    name: str,
+    factory: str,
+    wall: float,
+) -> dict[str, Any]:
+    """Build the (unsealed) results dict from finished units."""
+    from krazy_gym.evaluation.metrics import aggregate
+
+    n_s, n_t, n_e = len(seeds), bench.num_test_tasks, bench.episodes
+    returns = np.zeros((n_s, n_t, n_e))
+    metrics: dict[str, np.ndarray] = {}
+    env_steps = 0
+    filled = np.zeros((n_s, n_t), dtype=bool)
+    for r in units.values():
+        idx = list(r.task_indices)
+        returns[r.seed_index, idx] = np.asarray(r.returns)
+        for k, v in r.metrics.items():
+            metrics.setdefault(k, np.zeros((n_s, n_t, n_e)))[r.seed_index, idx] = np.asarray(v)
+        filled[r.seed_index, idx] = True
+        env_steps += r.env_steps
+    if not filled.all():
+        raise EvaluationError(f"internal: {int((~filled).sum())} (seed, task) pairs have no results")
+    data: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "benchmark": bench.summary(),
+        "agent": {"name": name, "factory": factory},
+        "seeds": list(seeds),
+        "returns": returns.tolist(),
+        "explore_episodes": bench.explore_episodes,
+        "exploit_episodes": bench.exploit_episodes,
+        "exploration_metrics": {k: v.tolist() for k, v in metrics.items()},
+        "timing": {
+            "wall_seconds": round(wall, 4),
+            "env_steps": int(env_steps),
+            "steps_per_second": round(env_steps / wall, 1) if wall > 0 else 0.0,
+        },
+        "provenance": provenance(),
+        "created": utc_now(),
+    }
+    data["aggregates"] = aggregate(returns, bench)
+    if not all(math.isfinite(x) for x in returns.ravel()):
+        raise EvaluationError("non-finite returns")
+    return data
