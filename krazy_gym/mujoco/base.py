@@ -49,10 +49,9 @@ def mujoco_warnings_to_python() -> Iterator[None]:
 class MujocoTaskEnvMixin(TaskEnvMixin):
     """Meta-env behaviour on top of a gymnasium ``MujocoEnv`` subclass.
 
-    * ``reset(seed=s)`` seeds ``np_random``, then always draws one integer from it (the seed
-      of the default training task, used only when no task was ever set), so that the start
-      state of ``reset(seed=s)`` does not depend on what happened before; then applies a
-      pending task, then runs gymnasium's reset.
+    * ``reset(seed=s)`` seeds ``np_random``, picks a default training task if no task was
+      ever set (without consuming ``np_random``: the start state of ``reset(seed=s)`` is
+      gymnasium's own), applies a pending task, then runs gymnasium's reset.
     * :meth:`_checked_ctrl_sq` rejects NaN/inf actions *before* MuJoCo is touched and returns
       ``‖a‖²`` (computed once, in float64, from the action written to ``data.ctrl``).
     * Pickling (gymnasium's ``EzPickle``) rebuilds the env from its constructor arguments and
@@ -78,11 +77,20 @@ class MujocoTaskEnvMixin(TaskEnvMixin):
         if options is not None and "task" in options:
             self.set_task(options["task"])  # validates: a bad task raises before anything changes
         gym.Env.reset(self, seed=seed)  # type: ignore[arg-type]
-        default_seed = int(self.np_random.integers(0, 2**31 - 1))  # type: ignore[attr-defined]
         if self._task is None and self._pending_task is None:
-            self._pending_task = self.task_family.sample_tasks(1, "train", seed=default_seed)[0]
+            self._pending_task = self._default_task()
         self._reset_task(None)
         return super().reset(seed=None, options=options)  # type: ignore[misc]
+
+    def _default_task(self) -> Any:
+        """The first task of a training stream picked by ``np_random``, *peeked*: the
+        generator's state is restored afterwards, so ``reset(seed=s)`` gives the same start
+        state as gymnasium's own env and as any later ``reset(seed=s)``."""
+        bit_generator = self.np_random.bit_generator  # type: ignore[attr-defined]
+        saved = bit_generator.state
+        stream = int(self.np_random.integers(0, 2**31 - 1))  # type: ignore[attr-defined]
+        bit_generator.state = saved
+        return self.task_family.sample_tasks(1, "train", seed=stream)[0]
 
     def _checked_ctrl_sq(self, action: Any) -> float:
         """``‖action‖²`` in float64; ``ValueError`` for a wrong shape or non-finite entries."""
