@@ -1,0 +1,425 @@
+"""The Krazy World rules engine: numba kernels over a batch of boards.
+
+The rules are written once, here. :class:`~krazy_gym.krazy_world.env.KrazyWorldEnv` runs them
+with a batch of one and :class:`~krazy_gym.krazy_world.vector.KrazyWorldVectorEnv` with a
+batch of N; the board generator's reachability search uses the same move function
+(:func:`resolve_move`). Importing this module imports numba (and loads or compiles the
+cached kernels), so only the env modules and the generator import it, lazily.
+
+Batch layout (one row per env, all ``int32`` unless said otherwise):
+
+* ``params[N, HEADER + 2*cells]``: the task, packed by :func:`pack_task`: start cell, energy
+  (-1 = unlimited), energy refill, number of goals, the 4 action displacements, the colour
+  channel of each tile type, then the initial tiles and the teleporter partner of each cell.
+* ``death_reward[N]`` (float64).
+* ``board[N, cells]`` (uint8): the tiles of the running episode (collected goals, keys and
+  energy tiles and an opened lock become normal).
+* ``state[N, STATE_SIZE]``: agent cell, energy, key held, and the episode counters reported
+  in ``info`` (goals, deaths, keys, teleports, tile types visited) and the step count.
+
+Rules of one step (see the README's rules table): the action's displacement ``(dr, dc)`` is
+walked in unit steps ``(sign dr, sign dc)``; a step into a wall, a closed lock or off the
+board ends the move where the agent is. A lock entered or passed with a key opens (becomes
+normal) and uses the key. Only the cell where the move ends takes effect: ice slides the agent
+on in the unit direction until it leaves the ice or is blocked (then the new cell takes
+effect); a goal gives +1 once per episode; death gives ``death_reward`` and terminates; a
+teleporter moves the agent to its partner; a key is picked up; an energy tile adds the refill
+(capped at the starting energy). Every action costs one unit of energy (slides and teleports
+cost nothing); the episode terminates when all goals are collected or energy reaches zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from krazy_gym.krazy_world.task import (
+    DEATH,
+    ENERGY,
+    EXTRA_CHANNEL,
+    GOAL,
+    ICE,
+    KEY,
+    LOCK,
+    NORMAL,
+    NUM_CHANNELS,
+    NUM_TILE_TYPES,
+    TELEPORTER,
+    WALL,
+    KrazyWorldTask,
+)
+
+# -- packed layout ---------------------------------------------------------------------------
+P_START, P_ENERGY, P_REFILL, P_GOALS, P_MOVES, P_COLOURS = 0, 1, 2, 3, 4, 12
+HEADER = 24
+S_POS, S_ENERGY, S_KEY, S_GOALS, S_DEATHS, S_KEYS, S_TELEPORTS, S_VISITED, S_NVISITED, S_T = range(10)
+STATE_SIZE = 10
+#: state columns reported in ``info``, in this order
+INFO_KEYS: tuple[str, ...] = ("goals", "deaths", "tile_types_visited", "keys", "teleports")
+INFO_COLUMNS: tuple[int, ...] = (S_GOALS, S_DEATHS, S_NVISITED, S_KEYS, S_TELEPORTS)
+
+EV_NONE, EV_GOAL, EV_DEATH, EV_KEY, EV_ENERGY, EV_TELEPORT = range(6)
+VIEW_LOCAL, VIEW_GLOBAL = 0, 1
+MODE_ONEHOT, MODE_INDEX = 0, 1
+UNLIMITED_INDEX = 254  # energy entry of index observations when energy is unlimited (= MAX_ENERGY)
+C_SIZE, C_VIEW, C_MODE, C_HORIZON, C_AUTORESET = range(5)
+
+
+def kernel_config(size: int, view: int, mode: int, horizon: int = 0, autoreset: bool = False) -> np.ndarray:
+    """The ``config`` array of the batch kernels."""
+    return np.array([size, view, mode, horizon, int(autoreset)], dtype=np.int64)
+
+
+def fast_entry(kernel, *args):
+    """A direct entry to ``kernel``'s compiled version for these argument types.
+
+    Calling a numba dispatcher resolves the types of every argument on each call (about a
+    microsecond here); the compiled entry point skips that, which matters for the single
+    env's step. Falls back to the dispatcher if the overload cannot be found.
+    """
+    signature = tuple(kernel.typeof_pyval(a) for a in args)
+    kernel.compile(signature)  # compile, or load from the cache, without running
+    try:
+        return kernel.overloads[signature].entry_point
+    except (KeyError, AttributeError):  # pragma: no cover - numba internals changed
+        return kernel
+
+
+def pack_task(task: KrazyWorldTask) -> tuple[np.ndarray, float]:
+    """The ``params`` row and death reward of one task (see the module docstring)."""
+    cells = task.size * task.size
+    row = np.zeros(HEADER + 2 * cells, dtype=np.int32)
+    row[P_START] = task.start[0] * task.size + task.start[1]
+    row[P_ENERGY] = -1 if task.energy is None else task.energy
+    row[P_REFILL] = task.energy_replenish
+    tiles = task.tiles_array().ravel()
+    row[P_GOALS] = int(np.count_nonzero(tiles == GOAL))
+    row[P_MOVES : P_MOVES + 8] = np.asarray(task.moves, dtype=np.int32).ravel()
+    row[P_COLOURS : P_COLOURS + NUM_TILE_TYPES] = task.colours
+    row[HEADER : HEADER + cells] = tiles
+    row[HEADER + cells :] = task.partner_array()
+    return row, float(task.death_reward)
+
+
+def obs_size(size: int, view: int, mode: int) -> int:
+    """Length of the flat observation vector for a board size, view and mode."""
+    cells = 9 if view == VIEW_LOCAL else size * size
+    if mode == MODE_ONEHOT:
+        return cells * NUM_CHANNELS + 2
+    return cells + (2 if view == VIEW_LOCAL else 3)
+
+
+# -- the move ----------------------------------------------------------------------------------
+@njit(cache=True)
+def resolve_move(board, partner, size, pos, dr, dc, has_key):  # pragma: no cover - compiled
+    """Where one action takes the agent; the board is not modified.
+
+    Returns ``(cell, event, opened_lock_cell, visited_type_mask)``: the cell where the agent
+    ends, the effect of that cell (``EV_*``), the lock opened on the way (-1 if none; the key
+    is then used up) and a bit mask of the tile types the agent stood on.
+    """
+    r = pos // size
+    c = pos - r * size
+    n = max(abs(dr), abs(dc))
+    ur = (dr > 0) - (dr < 0)
+    uc = (dc > 0) - (dc < 0)
+    lock_cell = -1
+    visited = 0
+    moved = False
+    for _ in range(n):
+        nr = r + ur
+        nc = c + uc
+        if nr < 0 or nr >= size or nc < 0 or nc >= size:
+            break
+        t = board[nr * size + nc]
+        if t == WALL:
+            break
+        if t == LOCK:
+            if has_key == 0:
+                break
+            has_key = 0
+            lock_cell = nr * size + nc
+            visited |= 1 << LOCK
+        r = nr
+        c = nc
+        moved = True
+    if not moved:
+        return pos, EV_NONE, -1, 0
+    while True:
+        cell = r * size + c
+        if cell == lock_cell:  # opened on the way in: now a normal cell
+            return cell, EV_NONE, lock_cell, visited
+        t = board[cell]
+        visited |= 1 << t
+        if t == ICE:
+            nr = r + ur
+            nc = c + uc
+            if nr < 0 or nr >= size or nc < 0 or nc >= size:
+                return cell, EV_NONE, lock_cell, visited
+            nt = board[nr * size + nc]
+            if nt == WALL:
+                return cell, EV_NONE, lock_cell, visited
+            if nt == LOCK:
+                if has_key == 0:
+                    return cell, EV_NONE, lock_cell, visited
+                has_key = 0
+                lock_cell = nr * size + nc
+                visited |= 1 << LOCK
+            r = nr
+            c = nc
+            continue
+        if t == GOAL:
+            return cell, EV_GOAL, lock_cell, visited
+        if t == DEATH:
+            return cell, EV_DEATH, lock_cell, visited
+        if t == TELEPORTER:
+            return partner[cell], EV_TELEPORT, lock_cell, visited
+        if t == KEY:
+            return cell, EV_KEY, lock_cell, visited
+        if t == ENERGY:
+            return cell, EV_ENERGY, lock_cell, visited
+        return cell, EV_NONE, lock_cell, visited
+
+
+@njit(cache=True)
+def _popcount(x):  # pragma: no cover - compiled
+    n = 0
+    while x:
+        x &= x - 1
+        n += 1
+    return n
+
+
+@njit(cache=True)
+def _step_one(i, action, params, board, state, death_reward, size):  # pragma: no cover
+    """Apply one action to env ``i``; return ``(reward, terminated)``."""
+    cells = size * size
+    prow = params[i]
+    brow = board[i]
+    srow = state[i]
+    dr = prow[P_MOVES + 2 * action]
+    dc = prow[P_MOVES + 2 * action + 1]
+    limited = prow[P_ENERGY] >= 0
+    if limited and srow[S_ENERGY] > 0:
+        srow[S_ENERGY] -= 1
+    pos, event, lock_cell, visited = resolve_move(
+        brow, prow[HEADER + cells : HEADER + 2 * cells], size, srow[S_POS], dr, dc, srow[S_KEY]
+    )
+    reward = 0.0
+    terminated = False
+    if lock_cell >= 0:
+        brow[lock_cell] = NORMAL
+        srow[S_KEY] = 0
+    srow[S_POS] = pos
+    if event == EV_GOAL:
+        reward = 1.0
+        brow[pos] = NORMAL
+        srow[S_GOALS] += 1
+        if srow[S_GOALS] >= prow[P_GOALS]:
+            terminated = True
+    elif event == EV_DEATH:
+        reward = death_reward[i]
+        srow[S_DEATHS] += 1
+        terminated = True
+    elif event == EV_KEY:
+        brow[pos] = NORMAL
+        srow[S_KEY] = 1
+        srow[S_KEYS] += 1
+    elif event == EV_ENERGY:
+        brow[pos] = NORMAL
+        if limited:
+            srow[S_ENERGY] = min(srow[S_ENERGY] + prow[P_REFILL], prow[P_ENERGY])
+    elif event == EV_TELEPORT:
+        srow[S_TELEPORTS] += 1
+    if visited:
+        mask = srow[S_VISITED] | visited
+        if mask != srow[S_VISITED]:
+            srow[S_VISITED] = mask
+            srow[S_NVISITED] = _popcount(mask)
+    if limited and srow[S_ENERGY] <= 0:
+        terminated = True
+    srow[S_T] += 1
+    return reward, terminated
+
+
+@njit(cache=True)
+def _reset_one(i, params, board, state, size):  # pragma: no cover - compiled
+    cells = size * size
+    prow = params[i]
+    brow = board[i]
+    srow = state[i]
+    for k in range(cells):
+        brow[k] = prow[HEADER + k]
+    for k in range(STATE_SIZE):
+        srow[k] = 0
+    start = prow[P_START]
+    srow[S_POS] = start
+    srow[S_ENERGY] = max(prow[P_ENERGY], 0)
+    srow[S_VISITED] = 1 << brow[start]
+    srow[S_NVISITED] = 1
+
+
+@njit(cache=True)
+def _write_obs(out, prow, brow, srow, size, view, mode):  # pragma: no cover - compiled
+    """Write one env's observation into the flat row ``out`` (see ``obs_size``)."""
+    pos = srow[S_POS]
+    limited = prow[P_ENERGY] >= 0
+    if view == VIEW_LOCAL:
+        r0 = pos // size - 1
+        c0 = pos % size - 1
+        if mode == MODE_ONEHOT:
+            for k in range(out.shape[0]):
+                out[k] = 0
+        k = 0
+        for dr in range(3):
+            r = r0 + dr
+            for dc in range(3):
+                c = c0 + dc
+                if r < 0 or r >= size or c < 0 or c >= size:
+                    ch = EXTRA_CHANNEL
+                else:
+                    ch = prow[P_COLOURS + brow[r * size + c]]
+                if mode == MODE_ONEHOT:
+                    out[k * NUM_CHANNELS + ch] = 1
+                else:
+                    out[k] = ch
+                k += 1
+        tail = 9 * NUM_CHANNELS if mode == MODE_ONEHOT else 9
+    else:
+        cells = size * size
+        if mode == MODE_ONEHOT:
+            for k in range(out.shape[0]):
+                out[k] = 0
+            for k in range(cells):
+                out[k * NUM_CHANNELS + prow[P_COLOURS + brow[k]]] = 1
+            out[pos * NUM_CHANNELS + EXTRA_CHANNEL] = 1
+            tail = cells * NUM_CHANNELS
+        else:
+            for k in range(cells):
+                out[k] = prow[P_COLOURS + brow[k]]
+            out[cells] = pos
+            tail = cells + 1
+    if mode == MODE_ONEHOT:
+        out[tail] = srow[S_ENERGY] / prow[P_ENERGY] if limited else 1.0
+    else:
+        out[tail] = srow[S_ENERGY] if limited else UNLIMITED_INDEX
+    out[tail + 1] = srow[S_KEY]
+
+
+# -- batch kernels -----------------------------------------------------------------------------
+@njit(cache=True)
+def step_batch(actions, params, board, state, death_reward, config, obs, rewards, dones, final_obs, final_state):  # pragma: no cover
+    """Step every env of the batch in place.
+
+    ``config = [size, view, mode, horizon, autoreset]``. ``horizon > 0`` truncates an episode
+    after that many steps. ``dones[i] = (terminated, truncated)``. With ``autoreset`` a
+    finished env's last observation and state go to ``final_obs`` / ``final_state`` and the env
+    is reset in the same step (gymnasium's ``AutoresetMode.SAME_STEP``).
+    """
+    size = config[0]
+    view = config[1]
+    mode = config[2]
+    horizon = config[3]
+    autoreset = config[4]
+    for i in range(actions.shape[0]):
+        reward, term = _step_one(i, actions[i], params, board, state, death_reward, size)
+        trunc = horizon > 0 and state[i, S_T] >= horizon
+        rewards[i] = reward
+        dones[i, 0] = term
+        dones[i, 1] = trunc
+        if autoreset and (term or trunc):
+            _write_obs(final_obs[i], params[i], board[i], state[i], size, view, mode)
+            for k in range(STATE_SIZE):
+                final_state[i, k] = state[i, k]
+            _reset_one(i, params, board, state, size)
+        _write_obs(obs[i], params[i], board[i], state[i], size, view, mode)
+
+
+@njit(cache=True)
+def reset_batch(mask, params, board, state, config, obs):  # pragma: no cover - compiled
+    """Reset the envs where ``mask`` is true and write their observations."""
+    size = config[0]
+    view = config[1]
+    mode = config[2]
+    for i in range(mask.shape[0]):
+        if mask[i]:
+            _reset_one(i, params, board, state, size)
+            _write_obs(obs[i], params[i], board[i], state[i], size, view, mode)
+
+
+@njit(cache=True)
+def write_obs_batch(params, board, state, config, obs):  # pragma: no cover - compiled
+    """(Re)write every env's observation."""
+    size = config[0]
+    view = config[1]
+    mode = config[2]
+    for i in range(obs.shape[0]):
+        _write_obs(obs[i], params[i], board[i], state[i], size, view, mode)
+
+
+# -- reachability (used by the board generator) ------------------------------------------------
+@njit(cache=True)
+def goal_reachable(tiles, partner, size, moves, start, energy):  # pragma: no cover - compiled
+    """True if some goal can be reached from ``start`` by the task's own moves.
+
+    Breadth-first search over ``(cell, key state)`` (0: key on the board, 1: key held,
+    2: lock opened) with :func:`resolve_move`; death ends a path. With limited ``energy`` a goal
+    must be reached within ``energy`` actions without counting refills (energy tiles act as
+    normal tiles), so the answer is conservative: True means reachable for certain.
+    """
+    cells = size * size
+    boards = np.empty((3, cells), dtype=np.int32)
+    for k in range(cells):
+        t = tiles[k]
+        if t == ENERGY:
+            t = NORMAL
+        boards[0, k] = t
+        boards[1, k] = NORMAL if t == KEY else t
+        boards[2, k] = NORMAL if (t == KEY or t == LOCK) else t
+    dist = np.full(3 * cells, -1, dtype=np.int32)
+    queue = np.empty(3 * cells, dtype=np.int32)
+    head = 0
+    tail = 1
+    queue[0] = start * 3
+    dist[start * 3] = 0
+    while head < tail:
+        s = queue[head]
+        head += 1
+        cell = s // 3
+        ks = s - cell * 3
+        if energy >= 0 and dist[s] >= energy:
+            continue
+        for a in range(4):
+            pos, event, lock_cell, _ = resolve_move(
+                boards[ks], partner, size, cell, moves[2 * a], moves[2 * a + 1], 1 if ks == 1 else 0
+            )
+            if event == EV_GOAL:
+                return True
+            if event == EV_DEATH:
+                continue
+            nks = ks
+            if event == EV_KEY:
+                nks = 1
+            if lock_cell >= 0:
+                nks = 2
+            ns = pos * 3 + nks
+            if dist[ns] < 0:
+                dist[ns] = dist[s] + 1
+                queue[tail] = ns
+                tail += 1
+    return False
+
+
+__all__ = [
+    "EXTRA_CHANNEL",
+    "INFO_COLUMNS",
+    "INFO_KEYS",
+    "NUM_CHANNELS",
+    "goal_reachable",
+    "obs_size",
+    "pack_task",
+    "reset_batch",
+    "resolve_move",
+    "step_batch",
+    "write_obs_batch",
+]
