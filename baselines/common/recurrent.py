@@ -1,0 +1,253 @@
+"""GRU actor-critic and recurrent-PPO helpers over whole RL² trials.
+
+RL² (Duan et al. 2016, arXiv 1611.02779) trains a recurrent policy whose hidden state lives
+across the ``k`` episodes of one task (a *trial*). Everything here works on **whole trials**
+laid out time-major as ``[T, B, ...]`` tensors (``T`` = longest trial in the batch, ``B`` =
+trials), with a ``valid`` mask that is 1 on real steps and 0 on the padding after a trial ended.
+Because every sequence starts at a trial start, the GRU's hidden state is reset exactly there
+(``h0 = 0``) and nowhere else, and the PPO update runs the whole batch of sequences through
+**one** ``nn.GRU`` call (no per-step Python loop).
+
+* :class:`RecurrentActorCritic`: GRU core with a policy head (categorical logits, or a
+  diagonal Gaussian with a state-independent log-std) and a value head.
+* :func:`gae_over_trials`: GAE in which episode boundaries *inside* a trial are not terminal;
+  only the end of the trial is (its successor value is 0).
+* :func:`explore_reward_mask` / :func:`training_rewards`: the E-RL² mask (Stadie et al. 2018):
+  the training rewards of the first ``p`` episodes of each trial are zero, while the network's
+  inputs keep the true rewards.
+* :func:`ppo_loss`: PPO-clip surrogate + value loss + entropy bonus over the valid steps.
+
+Example::
+
+    model = RecurrentActorCritic(input_dim=8, action_dim=5, discrete=True, hidden_size=256)
+    out, values, _ = model(inputs, model.initial_state(inputs.shape[1]))   # inputs [T, B, 8]
+    adv, ret = gae_over_trials(rewards, values.detach(), valid, gamma=0.99, lam=0.95)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class RecurrentActorCritic(nn.Module):
+    """A single-layer GRU with a policy head and a value head.
+
+    Args:
+        input_dim: size of the per-step input vector (observation + previous action, previous
+            reward and episode-done flag, as built by :class:`krazy_gym.wrappers.TrialWrapper`).
+        action_dim: number of actions (discrete) or action dimensions (continuous).
+        discrete: categorical policy over ``action_dim`` actions if True, else a diagonal
+            Gaussian with mean from the head and a learned state-independent log-std.
+        hidden_size: GRU units (the RL² paper uses 256).
+        init_log_std: initial log-std of the Gaussian policy (continuous only).
+        generator: the ``torch.Generator`` used to initialise the weights (default: seed 0),
+            so that construction never touches torch's global RNG.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        action_dim: int,
+        discrete: bool,
+        hidden_size: int = 256,
+        init_log_std: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("input_dim", input_dim), ("action_dim", action_dim),
+                            ("hidden_size", hidden_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        self.input_dim = input_dim
+        self.action_dim = action_dim
+        self.discrete = bool(discrete)
+        self.hidden_size = hidden_size
+        # torch's default initialisers draw from the global RNG: restore it afterwards (the
+        # weights are re-drawn from ``generator`` below anyway).
+        with torch.random.fork_rng(devices=[]):
+            self.gru = nn.GRU(input_dim, hidden_size)
+            self.policy_head = nn.Linear(hidden_size, action_dim)
+            self.value_head = nn.Linear(hidden_size, 1)
+        if not self.discrete:
+            self.log_std = nn.Parameter(torch.full((action_dim,), float(init_log_std)))
+        self.reset_parameters(generator if generator is not None else torch.Generator().manual_seed(0))
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator) -> None:
+        """Orthogonal GRU/head weights (small policy head), zero biases, from ``generator``."""
+        for name, p in self.gru.named_parameters():
+            if name.startswith("weight"):
+                for chunk in p.chunk(3, dim=0):  # reset, update, new gates separately
+                    nn.init.orthogonal_(chunk, gain=1.0, generator=generator)
+            else:
+                p.zero_()
+        nn.init.orthogonal_(self.policy_head.weight, gain=0.01, generator=generator)
+        nn.init.orthogonal_(self.value_head.weight, gain=1.0, generator=generator)
+        self.policy_head.bias.zero_()
+        self.value_head.bias.zero_()
+
+    def initial_state(self, batch_size: int) -> torch.Tensor:
+        """The hidden state at a trial start: zeros of shape ``[1, batch_size, hidden_size]``."""
+        return torch.zeros(1, batch_size, self.hidden_size)
+
+    def forward(
+        self, inputs: torch.Tensor, hidden: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Run ``inputs`` ``[T, B, input_dim]`` from ``hidden`` ``[1, B, H]`` in one GRU call.
+
+        Returns:
+            ``(policy_out [T, B, action_dim], values [T, B], last_hidden [1, B, H])``; policy_out
+            is the logits (discrete) or the Gaussian mean (continuous).
+        """
+        features, last = self.gru(inputs, hidden)
+        return self.policy_head(features), self.value_head(features).squeeze(-1), last
+
+    def step(
+        self, inputs: torch.Tensor, hidden: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One time step: ``inputs`` ``[B, input_dim]`` → ``(policy_out [B, A], values [B],
+        hidden [1, B, H])``. Same weights and kernel as :meth:`forward` with ``T = 1``."""
+        out, values, last = self.forward(inputs.unsqueeze(0), hidden)
+        return out[0], values[0], last
+
+    # -- distributions -------------------------------------------------------------------------
+    def log_prob_entropy(
+        self, policy_out: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probability of ``actions`` and the policy entropy, both shaped like the batch
+        (``policy_out`` without its last axis)."""
+        if self.discrete:
+            logp_all = torch.log_softmax(policy_out, dim=-1)
+            logp = logp_all.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+            entropy = -(logp_all.exp() * logp_all).sum(-1)
+            return logp, entropy
+        log_std = self.log_std.expand_as(policy_out)
+        z = (actions - policy_out) * torch.exp(-log_std)
+        logp = (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        entropy = (log_std + 0.5 * (1.0 + math.log(2 * math.pi))).sum(-1)
+        return logp, entropy
+
+    @torch.no_grad()
+    def sample(
+        self, policy_out: torch.Tensor, generator: torch.Generator, deterministic: bool = False
+    ) -> torch.Tensor:
+        """Draw actions with an explicit ``generator`` (discrete: Gumbel-max over the logits,
+        i.e. an exact categorical sample; continuous: mean + std * N(0, 1)).
+        ``deterministic`` gives the most likely action. Actions carry no gradient."""
+        if self.discrete:
+            if deterministic:
+                return policy_out.argmax(-1)
+            u = torch.rand(policy_out.shape, generator=generator).clamp_(min=1e-20)
+            return (policy_out - torch.log(-torch.log(u))).argmax(-1)
+        if deterministic:
+            return policy_out.clone()
+        noise = torch.randn(policy_out.shape, generator=generator)
+        return policy_out + torch.exp(self.log_std) * noise
+
+
+# -- returns ------------------------------------------------------------------------------------
+def gae_over_trials(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    valid: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimation over whole trials (time-major ``[T, B]``).
+
+    Episode boundaries inside a trial are **not** terminal: the successor of an episode's last
+    step is the first step of the next episode of the same trial (the hidden state and the
+    return carry on). Only the end of the trial is terminal: after the last valid step of a
+    column the successor value is 0. Padding steps (``valid == 0``) get advantage 0.
+
+    Returns:
+        ``(advantages, returns)`` with ``returns = advantages + values`` on valid steps.
+    """
+    if not (rewards.shape == values.shape == valid.shape) or rewards.dim() != 2:
+        raise ValueError(
+            "rewards, values and valid must all be [T, B]; got "
+            f"{tuple(rewards.shape)}, {tuple(values.shape)}, {tuple(valid.shape)}"
+        )
+    valid = valid.to(rewards.dtype)
+    horizon = rewards.shape[0]
+    advantages = torch.zeros_like(rewards)
+    next_value = torch.zeros_like(rewards[0])
+    next_adv = torch.zeros_like(rewards[0])
+    for t in range(horizon - 1, -1, -1):
+        # next_value/next_adv are 0 where step t+1 is padding, i.e. t is the trial's last step
+        delta = rewards[t] + gamma * next_value - values[t]
+        adv = (delta + gamma * lam * next_adv) * valid[t]
+        advantages[t] = adv
+        next_value = values[t] * valid[t]
+        next_adv = adv
+    return advantages, (advantages + values) * valid
+
+
+def explore_reward_mask(episode_index: torch.Tensor, explore_episodes: int) -> torch.Tensor:
+    """E-RL² mask: 0 on steps of the first ``explore_episodes`` episodes of a trial, else 1.
+
+    ``episode_index`` ``[T, B]`` is each step's episode number inside its trial (0-based).
+    """
+    if isinstance(explore_episodes, bool) or not isinstance(explore_episodes, int) or explore_episodes < 0:
+        raise ValueError(f"explore_episodes must be an int >= 0, got {explore_episodes!r}")
+    return (episode_index >= explore_episodes).to(torch.float32)
+
+
+def training_rewards(
+    rewards: torch.Tensor, episode_index: torch.Tensor, explore_episodes: int
+) -> torch.Tensor:
+    """The rewards PPO optimises: the true ``rewards`` with the explore episodes' zeroed.
+
+    A new tensor; ``rewards`` (which the network sees as its previous-reward input) is left
+    unchanged. With ``explore_episodes == 0`` (plain RL²) it equals ``rewards``.
+    """
+    return rewards * explore_reward_mask(episode_index, explore_episodes).to(rewards.dtype)
+
+
+# -- PPO ----------------------------------------------------------------------------------------
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``x`` over the entries where ``mask`` is 1."""
+    return (x * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def ppo_loss(
+    model: RecurrentActorCritic,
+    inputs: torch.Tensor,
+    actions: torch.Tensor,
+    old_log_probs: torch.Tensor,
+    advantages: torch.Tensor,
+    returns: torch.Tensor,
+    valid: torch.Tensor,
+    clip: float,
+    value_coef: float,
+    entropy_coef: float,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """PPO-clip loss over a batch of whole trials (``[T, B, ...]``), in one GRU call.
+
+    Every column starts at a trial start, so the GRU runs from the zero state.
+
+    Returns:
+        ``(loss, stats)`` where stats has ``policy_loss``, ``value_loss``, ``entropy``,
+        ``approx_kl`` and ``clip_fraction`` (detached).
+    """
+    policy_out, values, _ = model(inputs, model.initial_state(inputs.shape[1]))
+    log_probs, entropy = model.log_prob_entropy(policy_out, actions)
+    log_ratio = log_probs - old_log_probs
+    ratio = torch.exp(log_ratio)
+    surrogate = torch.min(ratio * advantages, torch.clamp(ratio, 1 - clip, 1 + clip) * advantages)
+    policy_loss = -masked_mean(surrogate, valid)
+    value_loss = masked_mean((values - returns).pow(2), valid)
+    mean_entropy = masked_mean(entropy, valid)
+    loss = policy_loss + value_coef * value_loss - entropy_coef * mean_entropy
+    with torch.no_grad():
+        stats = {
+            "policy_loss": policy_loss.detach(),
+            "value_loss": value_loss.detach(),
+            "entropy": mean_entropy.detach(),
+            "approx_kl": masked_mean((ratio - 1) - log_ratio, valid),
+            "clip_fraction": masked_mean(((ratio - 1).abs() > clip).float(), valid),
+        }
+    return loss, stats

@@ -1,0 +1,547 @@
+"""RL² and E-RL²: a GRU policy trained with PPO over whole trials.
+
+RL² (Duan et al. 2016, arXiv 1611.02779): the agent is a recurrent policy whose input at every
+step is the observation, the previous action, the previous reward and an episode-done flag
+(the :class:`krazy_gym.wrappers.TrialWrapper` layout). A *trial* is ``episodes_per_trial``
+episodes of one task; the GRU's hidden state starts at zero at the trial start and is carried
+across the episodes of the trial, so "learning" the task happens in the activations. Training
+maximises the return of the whole trial: GAE runs across episode boundaries inside a trial and
+only the trial end is terminal.
+
+E-RL² (Stadie et al. 2018, arXiv 1803.01118): the same, with the *training* rewards of the first
+``explore_episodes`` episodes of each trial set to zero — the network still sees the true
+rewards as inputs, but is only paid for the later (exploit) episodes, so the early episodes are
+free to explore.
+
+Training (``python -m baselines.train``)::
+
+    python -m baselines.train --algo rl2 --env KrazyGym/Bandit-v0 --config paper --out runs/bandit
+    python -m baselines.train --algo erl2 --explore-episodes 3 --env KrazyGym/KrazyWorld-Medium-v0 \\
+        --set episodes_per_trial=5 --out runs/kw-erl2
+
+Every iteration samples ``trials_per_iteration`` whole trials in lockstep (a batched GRU step
+per env step), then runs ``ppo_epochs`` passes of PPO-clip over minibatches of whole trials,
+each minibatch through one ``nn.GRU`` call. Bandit and tabular-MDP trials are simulated by the
+native vectorised samplers of :mod:`baselines.common.trial_sampler`; every other meta-env runs
+through its gymnasium vector env.
+
+A trained run plugs into the harness with :func:`load_agent` (or ``baselines.agents.load``):
+the hidden state is reset when new tasks begin and carried across explore and exploit episodes;
+``adapt()`` does nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from baselines.common.checkpoint import (
+    CHECKPOINT_NAME,
+    Checkpoint,
+    CheckpointError,
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+)
+from baselines.common.config import ConfigError
+from baselines.common.logger import RunLogger
+from baselines.common.recurrent import (
+    RecurrentActorCritic,
+    gae_over_trials,
+    masked_mean,
+    ppo_loss,
+    training_rewards,
+)
+from baselines.common.trial_sampler import (
+    BanditTrials,
+    TabularMDPTrials,
+    TrialInputLayout,
+    VectorEnvTrials,
+)
+
+ALGO_NAMES = ("rl2", "erl2")
+SAMPLERS = ("auto", "native", "vector")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """RL² / E-RL² settings. Every field has a default; invalid values raise ``ValueError``."""
+
+    algo: str = "rl2"  #: CLI name: "rl2" or "erl2"
+    env_id: str = "KrazyGym/Bandit-v0"  #: a registered meta-env id (must have the task API)
+    seed: int = 0  #: seeds the weights, the task pool, the sampler and action sampling
+    iterations: int = 200  #: total PPO iterations of the run
+    episodes_per_trial: int = 10  #: episodes of one task per trial (bandit: pulls per trial)
+    explore_episodes: int = 0  #: E-RL²: first p episodes' training rewards are zeroed (0 = RL²)
+    hidden_size: int = 256  #: GRU units (RL² paper: 256)
+    trials_per_iteration: int = 1024  #: trials sampled in lockstep per iteration
+    task_pool_size: int = 20000  #: training tasks drawn once from the train stream
+    learning_rate: float = 1e-3  #: Adam step size
+    gamma: float = 0.99  #: discount (across episodes inside a trial)
+    gae_lambda: float = 0.95  #: GAE lambda
+    clip: float = 0.2  #: PPO clip range
+    ppo_epochs: int = 4  #: passes over the iteration's trials
+    minibatches: int = 4  #: minibatches (of whole trials) per pass
+    value_coef: float = 0.5  #: weight of the value loss
+    entropy_coef: float = 0.01  #: weight of the entropy bonus
+    max_grad_norm: float = 0.5  #: gradient-norm clip
+    normalize_advantages: bool = True  #: standardise advantages over the valid steps
+    sampler: str = "auto"  #: "native" (bandit / tabular MDP), "vector" (any env), "auto"
+    num_threads: int = 2  #: torch intra-op threads
+    log_every: int = 1  #: refresh the learning-curve PNG every n iterations
+
+    def __post_init__(self) -> None:
+        if self.algo not in ALGO_NAMES:
+            raise ValueError(f"algo must be one of {ALGO_NAMES}, got {self.algo!r}")
+        ints = {
+            "iterations": 0, "episodes_per_trial": 1, "hidden_size": 1, "trials_per_iteration": 1,
+            "task_pool_size": 1, "ppo_epochs": 1, "minibatches": 1, "num_threads": 1,
+            "log_every": 1, "seed": 0,
+        }
+        for name, low in ints.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        p = self.explore_episodes
+        if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < self.episodes_per_trial:
+            raise ValueError(
+                f"explore_episodes (--explore-episodes) must be an int in "
+                f"[0, episodes_per_trial={self.episodes_per_trial}), got {p!r}: "
+                "at least one episode of each trial must be paid"
+            )
+        if self.minibatches > self.trials_per_iteration:
+            raise ValueError(
+                f"minibatches must be <= trials_per_iteration={self.trials_per_iteration}, "
+                f"got {self.minibatches}"
+            )
+        for name in ("learning_rate", "clip", "max_grad_norm"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        for name in ("value_coef", "entropy_coef"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+
+    @classmethod
+    def paper(cls, env_id: str) -> Config:
+        """The RL² paper's trial structure and network (256-unit GRU) for ``env_id``'s family.
+
+        Bandits: 10 pulls per trial (use ``--set episodes_per_trial=100`` for the 100-pull
+        table); tabular MDPs: 10 episodes of 10 steps; Krazy World / mazes: E-RL²'s
+        3 explore + 2 exploit episodes (5 per trial). The optimiser is PPO, not the paper's
+        TRPO (see docs/results.md, section rl2).
+        """
+        family = env_id.split("/")[-1].rsplit("-v", 1)[0]
+        if family.startswith("Bandit"):
+            return cls(env_id=env_id, episodes_per_trial=10, iterations=150)
+        if family.startswith("TabularMDP"):
+            return cls(env_id=env_id, episodes_per_trial=10, trials_per_iteration=256,
+                       iterations=300)
+        if family.startswith(("KrazyWorld", "Maze")):
+            return cls(env_id=env_id, episodes_per_trial=5, trials_per_iteration=256,
+                       iterations=500)
+        return cls(env_id=env_id, episodes_per_trial=2, trials_per_iteration=64, iterations=500)
+
+
+# -- environment plumbing -----------------------------------------------------------------------
+def _make_single(env_id: str) -> Any:
+    import gymnasium as gym
+
+    import krazy_gym  # noqa: F401  (registers the ids)
+
+    try:
+        return gym.make(env_id)
+    except gym.error.Error as exc:
+        raise ConfigError(f"env_id {env_id!r} cannot be made: {exc}") from exc
+
+
+def check_task_api(env: Any, env_id: str) -> None:
+    """Raise ``ConfigError`` unless ``env.unwrapped`` has the meta-env task API."""
+    missing = [m for m in ("sample_tasks", "set_task", "get_task") if not hasattr(env.unwrapped, m)]
+    if missing:
+        raise ConfigError(
+            f"env {env_id!r} has no task API (missing {', '.join(missing)}): RL² needs a "
+            "meta-env whose tasks can be sampled (any KrazyGym/* id)"
+        )
+
+
+def make_sampler(config: Config, rng: np.random.Generator) -> Any:
+    """The trial sampler for ``config`` (its task pool drawn from the family's train stream)."""
+    env = _make_single(config.env_id)
+    check_task_api(env, config.env_id)
+    family = getattr(env.unwrapped, "task_family", None)
+    family_name = getattr(family, "name", "")
+    pool = env.unwrapped.sample_tasks(config.task_pool_size, split="train", seed=config.seed)
+    native = family_name in ("Bandit", "TabularMDP")
+    if config.sampler == "native" and not native:
+        raise ConfigError(
+            f"sampler='native' exists only for Bandit and TabularMDP, not {config.env_id!r}"
+        )
+    if native and config.sampler != "vector":
+        if family_name == "Bandit":
+            return BanditTrials(pool, config.episodes_per_trial, rng)
+        horizon = env.spec.max_episode_steps if env.spec is not None else 10
+        return TabularMDPTrials(pool, config.episodes_per_trial, rng, horizon=int(horizon or 10))
+    return VectorEnvTrials(
+        config.env_id, config.trials_per_iteration, config.episodes_per_trial, pool, rng
+    )
+
+
+def build_model(layout: TrialInputLayout, hidden_size: int, seed: int) -> RecurrentActorCritic:
+    """The GRU actor-critic for ``layout``, its weights drawn from ``seed``."""
+    return RecurrentActorCritic(
+        layout.input_dim, layout.action_dim, layout.discrete, hidden_size,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+# -- rollouts ------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class TrialBatch:
+    """``B`` whole trials, time-major (``[T, B, ...]``), padded after each trial's end."""
+
+    inputs: torch.Tensor  #: network inputs (true previous rewards)
+    actions: torch.Tensor
+    log_probs: torch.Tensor
+    values: torch.Tensor
+    rewards: torch.Tensor  #: true rewards
+    episode_index: torch.Tensor  #: episode number inside the trial of every step
+    valid: torch.Tensor  #: 1 on real steps, 0 on padding
+
+    @property
+    def env_steps(self) -> int:
+        return int(self.valid.sum().item())
+
+
+@torch.inference_mode()
+def collect_trials(
+    model: RecurrentActorCritic,
+    sampler: Any,
+    num_trials: int,
+    generator: torch.Generator,
+) -> TrialBatch:
+    """Run ``num_trials`` new trials to their end in lockstep, one batched GRU step per step.
+
+    The hidden state starts at zero (trial start) and is never reset inside the trial.
+    """
+    max_steps = int(sampler.max_steps)
+    layout: TrialInputLayout = sampler.layout
+    inputs = torch.zeros(max_steps, num_trials, layout.input_dim)
+    act_shape = (max_steps, num_trials) if layout.discrete else (max_steps, num_trials, layout.action_dim)
+    actions = torch.zeros(act_shape, dtype=torch.long if layout.discrete else torch.float32)
+    log_probs = torch.zeros(max_steps, num_trials)
+    values = torch.zeros(max_steps, num_trials)
+    rewards = torch.zeros(max_steps, num_trials)
+    episode_index = torch.zeros(max_steps, num_trials, dtype=torch.long)
+    valid = torch.zeros(max_steps, num_trials)
+    x = torch.from_numpy(sampler.reset(num_trials))
+    hidden = model.initial_state(num_trials)
+    alive = np.ones(num_trials, dtype=bool)
+    steps = 0
+    for t in range(max_steps):
+        inputs[t] = x
+        out, value, hidden = model.step(x, hidden)
+        action = model.sample(out, generator)
+        logp, _ = model.log_prob_entropy(out, action)
+        actions[t], log_probs[t], values[t] = action, logp, value
+        valid[t] = torch.from_numpy(alive.astype(np.float32))
+        result = sampler.step(action.numpy())
+        rewards[t] = torch.from_numpy(np.where(alive, result.rewards, 0.0).astype(np.float32))
+        episode_index[t] = torch.from_numpy(result.episode_index)
+        alive = alive & ~result.trial_done
+        x = torch.from_numpy(result.inputs)
+        steps = t + 1
+        if not alive.any():
+            break
+    sl = slice(0, steps)
+    return TrialBatch(inputs[sl], actions[sl], log_probs[sl], values[sl], rewards[sl],
+                      episode_index[sl], valid[sl])
+
+
+def ppo_update(
+    model: RecurrentActorCritic,
+    optimizer: torch.optim.Optimizer,
+    batch: TrialBatch,
+    config: Config,
+    generator: torch.Generator,
+) -> dict[str, float]:
+    """PPO-clip over whole trials: GAE on the (E-RL²-masked) training rewards, then
+    ``ppo_epochs`` passes over ``minibatches`` random groups of trials, one GRU call each."""
+    train_rewards = training_rewards(batch.rewards, batch.episode_index, config.explore_episodes)
+    advantages, returns = gae_over_trials(
+        train_rewards, batch.values, batch.valid, config.gamma, config.gae_lambda
+    )
+    if config.normalize_advantages:
+        mean = masked_mean(advantages, batch.valid)
+        std = masked_mean((advantages - mean).pow(2), batch.valid).sqrt()
+        advantages = (advantages - mean) / (std + 1e-8) * batch.valid
+    num_trials = batch.valid.shape[1]
+    sums: dict[str, float] = {}
+    count = 0
+    for _ in range(config.ppo_epochs):
+        order = torch.randperm(num_trials, generator=generator)
+        for idx in order.chunk(config.minibatches):
+            loss, stats = ppo_loss(
+                model, batch.inputs[:, idx], batch.actions[:, idx], batch.log_probs[:, idx],
+                advantages[:, idx], returns[:, idx], batch.valid[:, idx],
+                config.clip, config.value_coef, config.entropy_coef,
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            for k, v in stats.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            count += 1
+    return {k: v / count for k, v in sums.items()}
+
+
+def trial_statistics(batch: TrialBatch, episodes_per_trial: int, explore_episodes: int) -> dict[str, float]:
+    """Mean trial return, per-episode mean returns and the exploit-phase return (true rewards)."""
+    out: dict[str, float] = {"trial_return": float(batch.rewards.sum(0).mean())}
+    per_episode = []
+    for e in range(episodes_per_trial):
+        per_episode.append(float((batch.rewards * (batch.episode_index == e)).sum(0).mean()))
+    if episodes_per_trial <= 10:
+        for e, r in enumerate(per_episode):
+            out[f"episode_{e}_return"] = r
+    else:
+        out["first_episode_return"], out["last_episode_return"] = per_episode[0], per_episode[-1]
+    exploit = per_episode[explore_episodes:]
+    out["exploit_return"] = float(np.mean(exploit))
+    return out
+
+
+# -- training -------------------------------------------------------------------------------------
+def train(config: Config, out_dir: Path, resume: bool = False) -> None:
+    """Train RL² / E-RL² for iterations ``[start, config.iterations)`` (see module doc).
+
+    Writes ``out_dir/checkpoint.pt`` after every iteration, ``progress.csv`` (one row per
+    iteration) and ``learning_curve.png``. ``resume=True`` continues bit for bit.
+    """
+    from tqdm import tqdm
+
+    out_dir = Path(out_dir)
+    torch.set_num_threads(config.num_threads)
+    run = Run(config)
+    start = 0
+    if resume:
+        ckpt = load_checkpoint(out_dir, algo=config.algo, env_id=config.env_id)
+        run.load_state(ckpt)
+        start = ckpt.iteration
+    logger = RunLogger(out_dir, resume_iteration=start if resume else None)
+    columns = ["trial_return", "exploit_return"]
+    try:
+        for it in tqdm(range(start, config.iterations), desc=f"{config.algo} {config.env_id}",
+                       initial=start, total=config.iterations, disable=None):
+            metrics = run.iteration()
+            logger.log(it, metrics)
+            save_checkpoint(out_dir / CHECKPOINT_NAME, run.checkpoint(it + 1))
+            if (it + 1) % config.log_every == 0 or it + 1 == config.iterations:
+                logger.plot(columns, title=f"{config.algo} on {config.env_id}")
+    finally:
+        logger.close()
+
+
+class Run:
+    """The state of one training run: model, optimiser, sampler and every generator."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.sampler_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
+        self.torch_gen = torch.Generator().manual_seed(config.seed * 2 + 1)
+        self.sampler = make_sampler(config, self.sampler_rng)
+        self.layout: TrialInputLayout = self.sampler.layout
+        self.model = build_model(self.layout, config.hidden_size, config.seed)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
+        self.total_steps = 0
+        self.total_time = 0.0
+
+    def iteration(self) -> dict[str, float]:
+        """Sample a batch of trials and take the PPO update; return the iteration's metrics."""
+        c = self.config
+        t0 = time.perf_counter()
+        batch = collect_trials(self.model, self.sampler, c.trials_per_iteration, self.torch_gen)
+        t1 = time.perf_counter()
+        stats = ppo_update(self.model, self.optimizer, batch, c, self.torch_gen)
+        t2 = time.perf_counter()
+        steps = batch.env_steps
+        self.total_steps += steps
+        self.total_time += t2 - t0
+        metrics = trial_statistics(batch, c.episodes_per_trial, c.explore_episodes)
+        metrics.update(stats)
+        metrics.update({
+            "env_steps": float(self.total_steps),
+            "wall_time": self.total_time,
+            "steps_per_second": steps / max(t2 - t0, 1e-9),
+            "sample_seconds": t1 - t0,
+            "update_seconds": t2 - t1,
+        })
+        return metrics
+
+    def _generators(self) -> dict[str, Any]:
+        return {"sampler": self.sampler_rng, "torch": self.torch_gen}
+
+    def checkpoint(self, iteration: int) -> Checkpoint:
+        return Checkpoint(
+            algo=self.config.algo, env_id=self.config.env_id, iteration=iteration,
+            config=dataclasses.asdict(self.config),
+            state={
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "model_spec": model_spec(self.layout, self.config.hidden_size),
+                "total_steps": self.total_steps,
+                "total_time": self.total_time,
+            },
+            rng=capture_rng_state(self._generators()),
+        )
+
+    def load_state(self, ckpt: Checkpoint) -> None:
+        self.model.load_state_dict(ckpt.state["model"])
+        self.optimizer.load_state_dict(ckpt.state["optimizer"])
+        self.total_steps = int(ckpt.state["total_steps"])
+        self.total_time = float(ckpt.state["total_time"])
+        restore_rng_state(ckpt.rng, self._generators())
+
+
+def model_spec(layout: TrialInputLayout, hidden_size: int) -> dict[str, Any]:
+    """What :func:`load_agent` needs to rebuild the network (plain values only)."""
+    return {
+        "kind": "gru_actor_critic",
+        "input_dim": layout.input_dim,
+        "obs_dim": layout.obs_dim,
+        "action_dim": layout.action_dim,
+        "discrete": layout.discrete,
+        "hidden_size": hidden_size,
+    }
+
+
+# -- harness agent ------------------------------------------------------------------------------
+class RL2Agent:
+    """A trained RL² / E-RL² policy as a harness ``MetaAgent``.
+
+    ``reset`` starts new tasks: the hidden state goes back to zero and the previous
+    action/reward/done inputs are cleared. ``act`` builds the TrialWrapper input from the
+    observation and what ``observe`` recorded (previous action, reward, and whether that step
+    ended an episode), runs one GRU step and samples an action; ``observe`` commits the new
+    hidden state. The state is carried across the explore and exploit episodes; ``adapt()``
+    does nothing. Rows the runner marks inactive (``active=False``) keep their state.
+
+    Args:
+        model: the trained network.
+        deterministic: take the most likely action instead of sampling.
+        seed: seeds the action sampling.
+    """
+
+    def __init__(self, model: RecurrentActorCritic, obs_dim: int, deterministic: bool = False,
+                 seed: int | None = 0) -> None:
+        self.model = model.eval()
+        self.obs_dim = int(obs_dim)
+        self.deterministic = deterministic
+        self.generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
+        self.layout: TrialInputLayout | None = None
+        self.num_tasks = 0
+
+    def reset(self, num_tasks: int, observation_space: Any, action_space: Any) -> None:
+        layout = TrialInputLayout(observation_space, action_space)
+        if layout.obs_dim != self.obs_dim or layout.action_dim != self.model.action_dim or (
+            layout.discrete != self.model.discrete
+        ):
+            raise ValueError(
+                f"RL2Agent was trained for obs_dim={self.obs_dim}, action_dim="
+                f"{self.model.action_dim} ({'discrete' if self.model.discrete else 'continuous'}); "
+                f"the benchmark gives obs_dim={layout.obs_dim}, action_dim={layout.action_dim}"
+            )
+        self.layout = layout
+        self.num_tasks = int(num_tasks)
+        self.hidden = self.model.initial_state(self.num_tasks)
+        self._pending = self.hidden
+        self.prev_action = (np.full(self.num_tasks, -1) if layout.discrete
+                            else np.zeros((self.num_tasks, layout.action_dim), dtype=np.float32))
+        self.prev_reward = np.zeros(self.num_tasks, dtype=np.float32)
+        self.prev_done = np.zeros(self.num_tasks, dtype=np.float32)
+
+    def inputs(self, obs: np.ndarray) -> np.ndarray:
+        """The TrialWrapper-layout network input for the current step."""
+        assert self.layout is not None, "call reset() first"
+        return self.layout.build(self.layout.flatten_obs(obs), self.prev_action,
+                                 self.prev_reward, self.prev_done)
+
+    @torch.inference_mode()
+    def act(self, obs: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        if self.layout is None:
+            raise RuntimeError("RL2Agent.act called before reset()")
+        x = torch.from_numpy(self.inputs(obs))
+        out, _, hidden = self.model.step(x, self.hidden)
+        action = self.model.sample(out, self.generator, deterministic=self.deterministic)
+        self._pending = hidden
+        if self.layout.discrete:
+            return action.numpy().astype(np.int64)
+        box = self.layout.action_space
+        return np.clip(action.numpy(), box.low, box.high).astype(box.dtype)
+
+    def observe(self, obs: Any, action: Any, reward: Any, next_obs: Any, terminated: Any,
+                truncated: Any, active: np.ndarray | None = None) -> None:
+        assert self.layout is not None
+        rows = np.ones(self.num_tasks, dtype=bool) if active is None else np.asarray(active, bool)
+        keep = torch.from_numpy(rows).view(1, -1, 1)
+        self.hidden = torch.where(keep, self._pending, self.hidden)
+        done = np.logical_or(terminated, truncated).astype(np.float32)
+        if self.layout.discrete:
+            act = np.asarray(action, dtype=np.int64).reshape(-1)
+        else:
+            act = np.asarray(action, dtype=np.float32).reshape(self.num_tasks, -1)
+        self.prev_action = np.where(rows if self.layout.discrete else rows[:, None], act,
+                                    self.prev_action)
+        self.prev_reward = np.where(rows, np.asarray(reward, dtype=np.float32), self.prev_reward)
+        self.prev_done = np.where(rows, done, self.prev_done)
+
+    def adapt(self) -> None:
+        """RL² adapts in its hidden state: nothing to do between explore and exploit."""
+
+
+def load_agent(path: str | Path, deterministic: bool = False, seed: int | None = 0) -> RL2Agent:
+    """The harness agent stored in an RL²/E-RL² checkpoint (file or run directory).
+
+    Raises:
+        CheckpointError: no checkpoint, or one that holds no recurrent RL² policy (e.g. a
+            MAML/ProMP checkpoint).
+    """
+    ckpt = load_checkpoint(path)
+    spec = ckpt.state.get("model_spec") if isinstance(ckpt.state, dict) else None
+    if ckpt.algo not in ALGO_NAMES or not isinstance(spec, dict) or spec.get("kind") != "gru_actor_critic":
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} (algo {ckpt.algo!r}) holds no recurrent RL² policy; "
+            f"the RL² loader takes checkpoints of {', '.join(ALGO_NAMES)}"
+        )
+    model = RecurrentActorCritic(
+        int(spec["input_dim"]), int(spec["action_dim"]), bool(spec["discrete"]),
+        int(spec["hidden_size"]),
+    )
+    model.load_state_dict(ckpt.state["model"])
+    return RL2Agent(model, int(spec["obs_dim"]), deterministic=deterministic, seed=seed)
+
+
+def evaluate_trials(
+    model: RecurrentActorCritic, sampler: Any, num_trials: int, seed: int = 0
+) -> dict[str, float]:
+    """Mean returns of ``num_trials`` fresh trials with the sampling policy (for benchmarks)."""
+    batch = collect_trials(model, sampler, num_trials, torch.Generator().manual_seed(seed))
+    k = int(batch.episode_index.max().item()) + 1
+    return trial_statistics(batch, k, 0)
+
+
+__all__ = [
+    "Config", "RL2Agent", "Run", "TrialBatch", "collect_trials", "load_agent", "ppo_update",
+    "train", "evaluate_trials",
+]

@@ -1,0 +1,217 @@
+"""RL² core: GRU actor-critic, sequence-batched PPO vs a step-by-step reference, GAE over
+trials, the E-RL² reward mask, and where the hidden state is reset (tiny synthetic data)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from baselines.common.recurrent import (  # noqa: E402
+    RecurrentActorCritic,
+    explore_reward_mask,
+    gae_over_trials,
+    ppo_loss,
+    training_rewards,
+)
+
+
+def _tiny(discrete: bool = True, seed: int = 3) -> RecurrentActorCritic:
+    model = RecurrentActorCritic(3, 2, discrete, hidden_size=4,
+                                 generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():  # biases non-zero so that every term of the GRU is exercised
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(7)))
+    return model
+
+
+def _manual_gru(model: RecurrentActorCritic, inputs: torch.Tensor) -> torch.Tensor:
+    """The GRU equations (PyTorch's gate order r, z, n), one step at a time from h = 0."""
+    w_ih, w_hh = model.gru.weight_ih_l0, model.gru.weight_hh_l0
+    b_ih, b_hh = model.gru.bias_ih_l0, model.gru.bias_hh_l0
+    h = torch.zeros(inputs.shape[1], model.hidden_size)
+    outs = []
+    for x in inputs:
+        gi = x @ w_ih.T + b_ih
+        gh = h @ w_hh.T + b_hh
+        i_r, i_z, i_n = gi.chunk(3, -1)
+        h_r, h_z, h_n = gh.chunk(3, -1)
+        r = torch.sigmoid(i_r + h_r)
+        z = torch.sigmoid(i_z + h_z)
+        n = torch.tanh(i_n + r * h_n)
+        h = (1 - z) * n + z * h
+        outs.append(h)
+    return torch.stack(outs)
+
+
+def _reference_loss(model, inputs, actions, old_logp, adv, ret, valid, clip, vc, ec):
+    """PPO loss written step by step with the hand-written GRU and explicit distributions."""
+    feats = _manual_gru(model, inputs)
+    total_w = valid.sum()
+    pol = val = ent = 0.0
+    for t in range(inputs.shape[0]):
+        out = model.policy_head(feats[t])
+        value = model.value_head(feats[t]).squeeze(-1)
+        if model.discrete:
+            dist = torch.distributions.Categorical(logits=out)
+        else:
+            dist = torch.distributions.Independent(
+                torch.distributions.Normal(out, model.log_std.exp().expand_as(out)), 1)
+        logp = dist.log_prob(actions[t])
+        ratio = torch.exp(logp - old_logp[t])
+        surr = torch.min(ratio * adv[t], ratio.clamp(1 - clip, 1 + clip) * adv[t])
+        pol = pol - (surr * valid[t]).sum()
+        val = val + ((value - ret[t]).pow(2) * valid[t]).sum()
+        ent = ent + (dist.entropy() * valid[t]).sum()
+    return (pol + vc * val - ec * ent) / total_w
+
+
+@pytest.mark.parametrize("discrete", [True, False])
+def test_sequence_batched_update_equals_step_by_step_reference(discrete):
+    g = torch.Generator().manual_seed(0)
+    T, B = 6, 3
+    model = _tiny(discrete)
+    inputs = torch.randn(T, B, 3, generator=g)
+    valid = torch.ones(T, B)
+    valid[4:, 1] = 0  # a shorter trial, padded
+    valid[5:, 2] = 0
+    actions = (torch.randint(0, 2, (T, B), generator=g) if discrete
+               else torch.randn(T, B, 2, generator=g))
+    old_logp = -torch.rand(T, B, generator=g)
+    adv, ret = torch.randn(T, B, generator=g), torch.randn(T, B, generator=g)
+
+    # forward: one nn.GRU call == the GRU equations step by step, and == model.step
+    out, values, _ = model(inputs, model.initial_state(B))
+    feats = _manual_gru(model, inputs)
+    torch.testing.assert_close(out, model.policy_head(feats), rtol=1e-5, atol=1e-6)
+    h = model.initial_state(B)
+    for t in range(T):
+        o_t, v_t, h = model.step(inputs[t], h)
+        torch.testing.assert_close(o_t, out[t], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(v_t, values[t], rtol=1e-5, atol=1e-6)
+
+    # loss and gradients of the sequence-batched update == the step-by-step reference
+    loss, _ = ppo_loss(model, inputs, actions, old_logp, adv, ret, valid, 0.2, 0.5, 0.01)
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    ref = _reference_loss(model, inputs, actions, old_logp, adv, ret, valid, 0.2, 0.5, 0.01)
+    ref_grads = torch.autograd.grad(ref, list(model.parameters()))
+    torch.testing.assert_close(loss, ref, rtol=1e-5, atol=1e-6)
+    for a, b in zip(grads, ref_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_padding_steps_do_not_affect_the_loss():
+    g = torch.Generator().manual_seed(1)
+    model = _tiny()
+    T, B = 5, 2
+    inputs = torch.randn(T, B, 3, generator=g)
+    valid = torch.ones(T, B)
+    valid[3:, 0] = 0
+    args = dict(actions=torch.randint(0, 2, (T, B), generator=g),
+                old_log_probs=-torch.rand(T, B, generator=g),
+                advantages=torch.randn(T, B, generator=g), returns=torch.randn(T, B, generator=g))
+    base, _ = ppo_loss(model, inputs, valid=valid, clip=0.2, value_coef=0.5, entropy_coef=0.0, **args)
+    junk = inputs.clone()
+    junk[3:, 0] = 100.0  # garbage after the trial's end
+    args["advantages"] = args["advantages"].clone()
+    args["advantages"][3:, 0] = 1e6
+    other, _ = ppo_loss(model, junk, valid=valid, clip=0.2, value_coef=0.5, entropy_coef=0.0, **args)
+    torch.testing.assert_close(base, other)
+
+
+def _gae_reference(rewards, values, length, gamma, lam):
+    """GAE of one trial of ``length`` steps as one plain trajectory ending in a terminal."""
+    adv = np.zeros(length)
+    last = 0.0
+    for t in reversed(range(length)):
+        nxt = values[t + 1] if t + 1 < length else 0.0
+        delta = rewards[t] + gamma * nxt - values[t]
+        last = delta + gamma * lam * last
+        adv[t] = last
+    return adv
+
+
+def test_gae_crosses_episode_boundaries_and_stops_at_trial_end():
+    g = np.random.default_rng(0)
+    T, B = 7, 3
+    rewards = g.normal(size=(T, B))
+    values = g.normal(size=(T, B))
+    lengths = [7, 5, 3]
+    valid = np.zeros((T, B))
+    for b, n in enumerate(lengths):
+        valid[:n, b] = 1
+    adv, ret = gae_over_trials(torch.tensor(rewards), torch.tensor(values), torch.tensor(valid),
+                               gamma=0.9, lam=0.8)
+    for b, n in enumerate(lengths):
+        ref = _gae_reference(rewards[:, b], values[:, b], n, 0.9, 0.8)
+        np.testing.assert_allclose(adv[:n, b].numpy(), ref, rtol=1e-12)
+        np.testing.assert_allclose(adv[n:, b].numpy(), 0.0)
+        np.testing.assert_allclose(ret[:n, b].numpy(), ref + values[:n, b], rtol=1e-12)
+    # lambda = 1: the advantage is the discounted reward-to-go to the trial end minus V(t)
+    adv1, _ = gae_over_trials(torch.tensor(rewards), torch.tensor(values), torch.tensor(valid),
+                              gamma=0.9, lam=1.0)
+    n = lengths[1]
+    togo = [sum(0.9 ** (j - t) * rewards[j, 1] for j in range(t, n)) for t in range(n)]
+    np.testing.assert_allclose(adv1[:n, 1].numpy(), np.array(togo) - values[:n, 1], rtol=1e-10)
+
+
+def test_gae_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="rewards, values and valid"):
+        gae_over_trials(torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3), 0.9, 0.9)
+
+
+def test_explore_mask_zeroes_exactly_the_explore_episodes():
+    # 3 trials of 4 episodes with unequal episode lengths
+    episode_index = torch.tensor([
+        [0, 0, 0], [0, 1, 0], [1, 1, 0], [1, 2, 1], [2, 2, 2], [3, 3, 3], [3, 3, 3],
+    ])
+    rewards = torch.arange(1.0, 22.0).reshape(7, 3)
+    for p in range(4):
+        masked = training_rewards(rewards, episode_index, p)
+        expected = torch.where(episode_index < p, torch.zeros_like(rewards), rewards)
+        assert torch.equal(masked, expected)
+        assert torch.equal(explore_reward_mask(episode_index, p), (episode_index >= p).float())
+    assert torch.equal(rewards, torch.arange(1.0, 22.0).reshape(7, 3))  # not modified
+    with pytest.raises(ValueError, match="explore_episodes"):
+        explore_reward_mask(episode_index, -1)
+
+
+def test_continuous_sampling_and_log_prob():
+    model = _tiny(discrete=False)
+    out = torch.zeros(20000, 2)
+    with torch.no_grad():
+        model.log_std.copy_(torch.tensor([0.0, np.log(2.0)]))
+    a = model.sample(out, torch.Generator().manual_seed(0))
+    np.testing.assert_allclose(a.std(0).numpy(), [1.0, 2.0], rtol=0.03)
+    logp, ent = model.log_prob_entropy(out[:3], a[:3])
+    ref = torch.distributions.Normal(out[:3], model.log_std.exp()).log_prob(a[:3]).sum(-1)
+    torch.testing.assert_close(logp, ref.detach())
+
+
+def test_discrete_sampling_matches_the_softmax():
+    model = _tiny()
+    logits = torch.tensor([[0.0, np.log(3.0)]]).expand(40000, 2)
+    a = model.sample(logits, torch.Generator().manual_seed(0))
+    assert abs(a.float().mean().item() - 0.75) < 0.01
+    assert torch.equal(model.sample(logits[:2], torch.Generator(), deterministic=True),
+                       torch.tensor([1, 1]))
+
+
+def test_model_construction_is_deterministic_and_leaves_global_rng_alone():
+    state = torch.get_rng_state()
+    a = RecurrentActorCritic(5, 3, True, 8, generator=torch.Generator().manual_seed(1))
+    b = RecurrentActorCritic(5, 3, True, 8, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(torch.get_rng_state(), state)
+    for (_, pa), (_, pb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(pa, pb)
+    with pytest.raises(ValueError, match="hidden_size"):
+        RecurrentActorCritic(5, 3, True, 0)
+
+
+def test_gae_keeps_float64_and_sums_undiscounted_rewards_to_go():
+    adv, _ = gae_over_trials(torch.ones(2, 1, dtype=torch.float64),
+                             torch.zeros(2, 1, dtype=torch.float64),
+                             torch.ones(2, 1, dtype=torch.float64), 1.0, 1.0)
+    assert adv.dtype == torch.float64
+    assert adv[:, 0].tolist() == [2.0, 1.0]
