@@ -1,0 +1,148 @@
+"""The surrogate objectives of MAML, E-MAML, ProMP and DiCE, and the batched inner step.
+
+Data for K tasks is a dict of tensors shaped ``(K, N, ...)`` (N = episodes × steps of a task,
+flattened; ``mask`` marks real steps). Every surrogate returns one value *per task* (shape
+``(K,)``) to be **maximised**; the mean over tasks is the meta-objective.
+
+Inner objectives (what the adaptation step ascends) — all have the same value gradient at the
+sampling parameters, the policy gradient; they differ in their *Hessian*, which the
+meta-gradient sees (ProMP, Rothfuss et al. 2019, Sec. 4):
+
+* ``"log_likelihood"`` (MAML): ``mean(log π_θ(a|s) · A)``. Its Hessian ``mean(∇² log π · A)``
+  drops the score-function outer-product term ``mean(∇log π ∇log πᵀ · A)``.
+* ``"lvc"`` (ProMP's low-variance curvature): ``mean(π_θ(a|s) / ⊥π_θ(a|s) · A)`` (⊥ = stop
+  gradient). At θ its gradient is the same, its Hessian is ``mean((∇² log π + ∇log π ∇log πᵀ)·A)``.
+* ``"dice"``: ``mean(exp(S_t − ⊥S_t) · w_t)`` with ``S_t`` the cumulative log-likelihood of the
+  episode up to step t and ``w_t = γ^t (r_t + γ b_{t+1} − b_t)`` the baseline-adjusted
+  discounted rewards: unbiased gradients and Hessians of every order, high variance.
+
+The inner step is batched: θ is expanded to K task copies (views, so gradients reach θ), the
+per-task objectives are summed and differentiated with respect to the copies, giving each
+task's own gradient in one autograd call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from baselines.common.policies import MLPPolicy, Params, expand_params
+
+INNER_OBJECTIVES = ("log_likelihood", "lvc", "dice")
+Batch = dict[str, torch.Tensor]
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the last dim counting only ``mask == 1`` entries; shape ``x.shape[:-1]``."""
+    return (x * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)
+
+
+def log_likelihood_surrogate(logp: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """MAML's inner surrogate ``mean(log π · A)`` per task."""
+    return masked_mean(logp * adv, mask)
+
+
+def lvc_surrogate(logp: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """ProMP's LVC surrogate ``mean(π/⊥π · A)`` per task."""
+    return masked_mean(torch.exp(logp - logp.detach()) * adv, mask)
+
+
+def dice_surrogate(
+    logp: torch.Tensor, weights: torch.Tensor, mask: torch.Tensor, horizon: int
+) -> torch.Tensor:
+    """DiCE surrogate per task; ``logp``/``weights``/``mask`` are ``(K, E*T)`` with ``T = horizon``."""
+    k = logp.shape[0]
+    cum = torch.cumsum((logp * mask).reshape(k, -1, horizon), dim=-1).reshape(k, -1)
+    return masked_mean(torch.exp(cum - cum.detach()) * weights, mask)
+
+
+def ratio_surrogate(
+    logp: torch.Tensor,
+    old_logp: torch.Tensor,
+    adv: torch.Tensor,
+    mask: torch.Tensor,
+    clip: float | None = None,
+) -> torch.Tensor:
+    """``mean(r · A)`` with ``r = π/π_old``, or PPO's ``mean(min(r·A, clip(r, 1±ε)·A))``."""
+    ratio = torch.exp(logp - old_logp)
+    obj = ratio * adv
+    if clip is not None:
+        obj = torch.minimum(obj, torch.clamp(ratio, 1.0 - clip, 1.0 + clip) * adv)
+    return masked_mean(obj, mask)
+
+
+def inner_objective(kind: str, policy: MLPPolicy, params: Params, data: Batch) -> torch.Tensor:
+    """The inner objective ``kind`` (see module doc) of task-batched ``params`` on ``data``."""
+    info = policy.dist_info(params, data["obs"])
+    logp = policy.log_prob(info, data["actions"])
+    if kind == "log_likelihood":
+        return log_likelihood_surrogate(logp, data["advantages"], data["mask"])
+    if kind == "lvc":
+        return lvc_surrogate(logp, data["advantages"], data["mask"])
+    if kind == "dice":
+        return dice_surrogate(logp, data["dice_weights"], data["mask"], int(data["horizon"]))
+    raise ValueError(f"inner objective must be one of {INNER_OBJECTIVES}, got {kind!r}")
+
+
+def inner_step(
+    kind: str,
+    policy: MLPPolicy,
+    params: Params,
+    data: Batch,
+    lr: float,
+    create_graph: bool,
+) -> Params:
+    """One gradient-ascent step per task: ``θ'_k = θ_k + lr · ∇_{θ_k} J_k(θ_k)``.
+
+    ``params`` must be task-batched (leading dim K). With ``create_graph=True`` the result is
+    differentiable with respect to ``params`` (second-order meta-gradient).
+    """
+    names = list(params)
+    with torch.enable_grad():
+        objective = inner_objective(kind, policy, params, data).sum()
+        grads = torch.autograd.grad(objective, [params[n] for n in names], create_graph=create_graph)
+    return {n: params[n] + lr * g for n, g in zip(names, grads)}
+
+
+def adapt(
+    kind: str,
+    policy: MLPPolicy,
+    theta: Params,
+    batches: Sequence[Batch],
+    lr: float,
+    create_graph: bool = True,
+) -> list[Params]:
+    """Parameters before each inner step and after the last: ``[θ_0 (=θ per task), θ_1, ...]``.
+
+    ``batches[i]`` is the data sampled with ``θ_i``. ``theta`` is the shared (un-batched)
+    parameter dict; with ``create_graph=False`` it is detached first (for sampling/evaluation).
+    """
+    num_tasks = batches[0]["obs"].shape[0]
+    with torch.enable_grad():
+        params = expand_params(theta, num_tasks)
+        if not create_graph:
+            params = {n: p.detach().requires_grad_(True) for n, p in params.items()}
+        out = [params]
+        for data in batches:
+            params = inner_step(kind, policy, params, data, lr, create_graph)
+            if not create_graph:
+                params = {n: p.detach().requires_grad_(True) for n, p in params.items()}
+            out.append(params)
+    return out
+
+
+def emaml_exploration_term(
+    pre_logp: torch.Tensor, pre_mask: torch.Tensor, post_returns: torch.Tensor
+) -> torch.Tensor:
+    """E-MAML's exploration term (Stadie et al. 2018), as in ProMP's implementation.
+
+    ``mean_k R̂_k · mean_t log π_θ(a_t|s_t)`` over the *pre-update* steps of task k, where
+    ``R̂_k`` is task k's mean post-update episode return standardised over the tasks. Its
+    gradient raises the likelihood of the pre-update (exploration) behaviour of tasks whose
+    adaptation paid off, which plain MAML ignores because it treats the pre-update sampling
+    distribution as fixed.
+    """
+    r = post_returns.detach()
+    r_hat = (r - r.mean()) / (r.std(unbiased=False) + 1e-8)
+    return (r_hat * masked_mean(pre_logp, pre_mask)).mean()

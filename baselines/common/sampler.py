@@ -1,0 +1,250 @@
+"""Collect per-task episode batches from a vector env with one policy forward per step.
+
+``MetaSampler`` owns one Gymnasium vector env of ``num_tasks × envs_per_task`` sub-envs:
+the native batched env where the id has one (Krazy World, Maze: ``gym.make_vec`` picks its
+``vector_entry_point``), else ``SyncVectorEnv`` or ``AsyncVectorEnv`` (``vectorization``).
+Sub-env ``i`` runs task ``i // envs_per_task``; tasks are set with
+``envs.set_attr("task", [...])`` and take effect at the ``reset`` that starts each round.
+A round runs every sub-env for one episode (sub-envs that finish early are masked until all
+are done); ``episodes_per_task / envs_per_task`` rounds give the batch. Every step is one
+batched policy call for all sub-envs (per-task parameters via ``vmap``) and one ``envs.step``:
+there is no Python loop over envs.
+
+Reproducibility: sub-env seeds come from the caller's ``numpy.random.Generator`` and action
+noise from its ``torch.Generator``, so the same generators give the same batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from baselines.common.policies import MLPPolicy, Params
+
+
+@dataclasses.dataclass
+class EpisodeBatch:
+    """Episodes grouped by task; every array is ``(K, E, T, ...)`` (K tasks, E episodes, T steps).
+
+    ``mask`` is 1.0 on real steps and 0.0 after an episode ended. ``actions`` are the policy's
+    raw actions (for Box spaces before clipping/rescaling), so log-likelihoods are exact.
+    ``advantages`` and ``returns`` are filled in by the algorithm's sample processing.
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    mask: np.ndarray
+    advantages: np.ndarray | None = None
+    returns: np.ndarray | None = None
+
+    @property
+    def num_tasks(self) -> int:
+        return int(self.obs.shape[0])
+
+    def episode_returns(self) -> np.ndarray:
+        """Undiscounted return of every episode, ``(K, E)``."""
+        return (self.rewards * self.mask).sum(-1)
+
+    def to_torch(self, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+        """Tensors shaped ``(K, E*T, ...)`` (steps of a task flattened) for the objectives."""
+        k = self.num_tasks
+
+        def flat(a: np.ndarray, dt: torch.dtype) -> torch.Tensor:
+            return torch.as_tensor(np.ascontiguousarray(a.reshape(k, -1, *a.shape[3:])), dtype=dt)
+
+        act_dtype = torch.long if np.issubdtype(self.actions.dtype, np.integer) else dtype
+        out = {
+            "obs": flat(self.obs, dtype),
+            "actions": flat(self.actions, act_dtype),
+            "mask": flat(self.mask, dtype),
+            "rewards": flat(self.rewards, dtype),
+        }
+        if self.advantages is not None:
+            out["advantages"] = flat(self.advantages, dtype)
+        return out
+
+
+def obs_to_array(obs: Any, space: spaces.Space) -> np.ndarray:
+    """Batched observations ``(N, ...)`` as float32 ``(N, obs_dim)`` (Box flattened, Discrete one-hot)."""
+    if isinstance(space, spaces.Box):
+        arr = np.asarray(obs, dtype=np.float32)
+        return arr.reshape(arr.shape[0], -1)
+    if isinstance(space, spaces.Discrete):
+        idx = np.asarray(obs, dtype=np.int64) - int(space.start)
+        return np.eye(int(space.n), dtype=np.float32)[idx]
+    raise TypeError(f"observation space must be Box or Discrete, got {type(space).__name__}")
+
+
+class ActionAdapter:
+    """Policy actions → env actions: Discrete offsets; Box clip to [-1, 1] then rescale."""
+
+    def __init__(self, space: spaces.Space) -> None:
+        self.space = space
+        if isinstance(space, spaces.Box):
+            finite = bool(np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high)))
+            self.low = space.low.astype(np.float64) if finite else None
+            self.high = space.high.astype(np.float64) if finite else None
+
+    def __call__(self, actions: np.ndarray) -> np.ndarray:
+        space = self.space
+        if isinstance(space, spaces.Discrete):
+            return actions.astype(np.int64) + int(space.start)
+        if self.low is None:
+            return actions.astype(space.dtype)
+        scaled = self.low + (np.clip(actions, -1.0, 1.0) + 1.0) * 0.5 * (self.high - self.low)
+        return scaled.astype(space.dtype)
+
+
+def make_vector_env(env_id: str, num_envs: int, vectorization: str = "auto", **env_kwargs: Any):
+    """A vector env of ``num_envs`` copies of ``env_id``.
+
+    ``vectorization``: ``"auto"`` (the id's native batched env if it has one, else ``"sync"``),
+    ``"native"``, ``"sync"`` or ``"async"`` (``AsyncVectorEnv``: one process per sub-env).
+    """
+    import krazy_gym  # noqa: F401  (registers the ids)
+
+    spec = gym.spec(env_id)
+    if vectorization not in ("auto", "native", "sync", "async"):
+        raise ValueError(
+            f"vectorization must be one of auto, native, sync, async; got {vectorization!r}"
+        )
+    mode = vectorization
+    if mode == "auto":
+        mode = "native" if spec.vector_entry_point is not None else "sync"
+    if mode == "native":
+        if spec.vector_entry_point is None:
+            raise ValueError(f"{env_id} has no native vector env; use sync or async")
+        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **env_kwargs)
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **env_kwargs)
+
+
+def horizon_of(env_id: str) -> int:
+    """The registered ``max_episode_steps`` (the number of steps a round runs at most)."""
+    import krazy_gym  # noqa: F401
+
+    spec = gym.spec(env_id)
+    steps = spec.max_episode_steps
+    if steps is None:
+        steps = spec.kwargs.get("max_episode_steps") or spec.kwargs.get("horizon")
+    if steps is None:
+        env = gym.make(env_id)
+        steps = getattr(env.unwrapped, "horizon", None) or getattr(env.unwrapped, "max_steps", None)
+        env.close()
+    if steps is None:
+        raise ValueError(f"{env_id}: cannot find the episode horizon; set max_episode_steps")
+    return int(steps)
+
+
+class MetaSampler:
+    """Samples ``episodes_per_task`` episodes of each of ``num_tasks`` tasks.
+
+    Args:
+        env_id: a registered id.
+        num_tasks: tasks per batch (K).
+        episodes_per_task: episodes per task (E).
+        envs_per_task: sub-envs per task; ``E`` must be a multiple of it. 0 means ``E``
+            (every episode of the batch in parallel: best for native batched envs).
+        vectorization: see :func:`make_vector_env`.
+        max_episode_steps: cap on the steps of a round (0: the id's registered horizon).
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        num_tasks: int,
+        episodes_per_task: int,
+        envs_per_task: int = 0,
+        vectorization: str = "auto",
+        max_episode_steps: int = 0,
+        **env_kwargs: Any,
+    ) -> None:
+        envs_per_task = envs_per_task or episodes_per_task
+        if num_tasks < 1 or episodes_per_task < 1:
+            raise ValueError("num_tasks and episodes_per_task must be >= 1")
+        if episodes_per_task % envs_per_task:
+            raise ValueError(
+                f"episodes_per_task ({episodes_per_task}) must be a multiple of "
+                f"envs_per_task ({envs_per_task})"
+            )
+        self.env_id = env_id
+        self.num_tasks = num_tasks
+        self.episodes_per_task = episodes_per_task
+        self.envs_per_task = envs_per_task
+        self.rounds = episodes_per_task // envs_per_task
+        self.num_envs = num_tasks * envs_per_task
+        self.horizon = int(max_episode_steps) or horizon_of(env_id)
+        self.envs = make_vector_env(env_id, self.num_envs, vectorization, **env_kwargs)
+        self.obs_space = self.envs.single_observation_space
+        self.action_space = self.envs.single_action_space
+        self.adapt_action = ActionAdapter(self.action_space)
+        self.env_steps = 0  # real (unmasked) env steps taken so far
+
+    def close(self) -> None:
+        self.envs.close()
+
+    @torch.no_grad()
+    def sample(
+        self,
+        policy: MLPPolicy,
+        params: Params,
+        tasks: Sequence[Any],
+        rng: np.random.Generator,
+        generator: torch.Generator,
+    ) -> EpisodeBatch:
+        """One batch: ``params`` are per task (leading dim K) or shared (no task dim)."""
+        k, m, horizon = self.num_tasks, self.envs_per_task, self.horizon
+        if len(tasks) != k:
+            raise ValueError(f"expected {k} tasks, got {len(tasks)}")
+        params = {name: p.detach() for name, p in params.items()}
+        batched = policy._is_batched(params)
+        self.envs.set_attr("task", [t for t in tasks for _ in range(m)])
+        rounds = []
+        for _ in range(self.rounds):
+            rounds.append(self._run_round(policy, params, batched, rng, generator, k, m, horizon))
+        # each round: arrays (T, N, ...) -> (K, m, T, ...); rounds stack along episodes
+        def gather(i: int) -> np.ndarray:
+            parts = []
+            for r in rounds:
+                a = r[i]
+                a = a.reshape(a.shape[0], k, m, *a.shape[2:])
+                parts.append(np.moveaxis(a, 0, 2))
+            return np.concatenate(parts, axis=1)
+
+        return EpisodeBatch(obs=gather(0), actions=gather(1), rewards=gather(2), mask=gather(3))
+
+    def _run_round(self, policy, params, batched, rng, generator, k, m, horizon):
+        n = self.num_envs
+        seeds = rng.integers(0, 2**31 - 1, size=n)
+        obs, _ = self.envs.reset(seed=[int(s) for s in seeds])
+        obs_buf = np.zeros((horizon, n, policy.obs_dim), dtype=np.float32)
+        act_shape = () if policy.discrete else (self.action_space.shape[0],)
+        act_buf = np.zeros((horizon, n, *act_shape), dtype=np.int64 if policy.discrete else np.float32)
+        rew_buf = np.zeros((horizon, n), dtype=np.float32)
+        mask_buf = np.zeros((horizon, n), dtype=np.float32)
+        alive = np.ones(n, dtype=bool)
+        for t in range(horizon):
+            o = obs_to_array(obs, self.obs_space)
+            obs_buf[t] = o
+            ot = torch.from_numpy(o)
+            if batched:
+                info = policy.dist_info(params, ot.reshape(k, m, -1))
+                info = {key: v.reshape(n, *v.shape[2:]) for key, v in info.items()}
+            else:
+                info = policy.dist_info(params, ot)
+            actions = policy.sample(info, generator).numpy()
+            act_buf[t] = actions
+            obs, reward, terminated, truncated, _ = self.envs.step(self.adapt_action(actions))
+            rew_buf[t] = np.where(alive, reward, 0.0)
+            mask_buf[t] = alive
+            self.env_steps += int(alive.sum())
+            alive &= ~(np.asarray(terminated) | np.asarray(truncated))
+            if not alive.any():
+                break
+        return obs_buf, act_buf, rew_buf, mask_buf

@@ -1,0 +1,70 @@
+"""E-MAML (Stadie et al. 2018): MAML plus an exploration term for the pre-update policy.
+
+MAML's meta-gradient treats the pre-update episodes as fixed data, so it never rewards the
+pre-update policy for *collecting* episodes that make adaptation work. E-MAML adds the missing
+score-function term: the log-likelihood of the pre-update actions, weighted by how well the
+adapted policy then did on that task (post-update return, standardised over the meta-batch),
+times ``exploration_weight`` λ:
+
+    J_E-MAML(θ) = J_MAML(θ) + λ · mean_k R̂_k · mean_t log π_θ(a_t|s_t)   (pre-update steps of task k)
+
+(:func:`baselines.common.objectives.emaml_exploration_term`, as in ProMP's implementation).
+The outer step is VPG (Adam) or TRPO, exactly as in :mod:`baselines.maml`.
+
+Train: ``python -m baselines.train --algo emaml-trpo --env KrazyGym/KrazyWorld-Easy-v0 --out runs/x``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from baselines import maml
+from baselines.common.meta_learning import paper_settings, run_training
+from baselines.common.objectives import Batch, emaml_exploration_term
+
+ALGO_NAMES = ("emaml-vpg", "emaml-trpo")
+
+
+@dataclasses.dataclass
+class Config(maml.Config):
+    """E-MAML settings: MAML's plus the exploration weight."""
+
+    algo: str = "emaml-trpo"
+    #: λ, weight of the exploration term
+    exploration_weight: float = 1.0
+
+    @classmethod
+    def paper(cls, env_id: str) -> Config:
+        """E-MAML with the MAML paper settings of the family and λ = 1 (ProMP's E-MAML runs)."""
+        return cls(env_id=env_id, **paper_settings(env_id))
+
+
+class EMAML(maml.MAML):
+    """MAML with :func:`emaml_exploration_term` added to the meta-objective."""
+
+    def extra_objective(self, pre: list[Batch], post: Batch, differentiable: bool) -> torch.Tensor:
+        theta = self.policy.parameters_dict()
+        if not differentiable:
+            theta = {n: p.detach() for n, p in theta.items()}
+        data = pre[0]
+        info = self.policy.dist_info(theta, data["obs"])
+        logp = self.policy.log_prob(info, data["actions"])
+        term = emaml_exploration_term(logp, data["mask"], post["episode_returns"].mean(-1))
+        return self.config.exploration_weight * term
+
+
+def train(config: Config, out_dir: Path, resume: bool = False) -> None:
+    """Train E-MAML (see the module docstring and ``baselines.train``'s CONTRACT)."""
+    run_training(EMAML(config), Path(out_dir), resume)
+
+
+def load_agent(path: str | os.PathLike[str], **kwargs: Any) -> Any:
+    """The trained E-MAML policy as a harness ``MetaAgent``."""
+    from baselines.common.meta_agent import GradientMetaAgent
+
+    return GradientMetaAgent.from_checkpoint(path, Config, **kwargs)
