@@ -28,11 +28,14 @@ SCORES_PATH = Path(__file__).with_name("_random_scores.py")
 def measure_random_score(name: str, seeds: int = CALIBRATION_SEEDS, workers: int = 1) -> float:
     """The random agent's mean raw score on benchmark ``name`` (deterministic)."""
     from krazy_gym.evaluation.benchmarks import get_benchmark
+    from krazy_gym.evaluation.metrics import task_scores
     from krazy_gym.evaluation.runner import evaluate
 
     bench = get_benchmark(name)
-    results = evaluate(RANDOM_AGENT, bench, seeds=seeds, workers=workers, progress=False)
-    return float(results["aggregates"]["score_mean"])
+    results = evaluate(
+        RANDOM_AGENT, bench, seeds=seeds, workers=workers, progress=False, aggregates=False
+    )
+    return float(task_scores(results["returns"], bench).mean())
 
 
 def available(name: str) -> str | None:

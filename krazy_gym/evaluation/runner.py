@@ -26,7 +26,6 @@ import atexit
 import datetime as _dt
 import importlib.metadata
 import json
-import math
 import os
 import platform
 import subprocess
@@ -531,6 +530,7 @@ def evaluate(
     batch_size: int | None = None,
     resume: bool = False,
     ray_address: str | None = None,
+    aggregates: bool = True,
 ) -> dict[str, Any]:
     """Evaluate an agent on a benchmark and return the results dict (see ``results.py``).
 
@@ -552,6 +552,8 @@ def evaluate(
             benchmark: a different batch size changes an agent's random stream, not the
             protocol.
         resume: reuse the units of a matching ``<out>.partial.json``.
+        aggregates: include the informational ``aggregates`` block (calibration skips it,
+            since it needs the very random score being measured).
 
     Raises:
         ValueError/TypeError: bad arguments (nothing is run or written).
@@ -627,7 +629,7 @@ def evaluate(
             bar.close()
 
     wall = time.perf_counter() - started
-    results = assemble_results(bench, seed_list, done, name, spec_label, wall)
+    results = assemble_results(bench, seed_list, done, name, spec_label, wall, aggregates)
     results["run"] = {"batch_size": batch, "workers": workers, "engine": engine}
     results = seal_results(results)
     validate_results(results)
@@ -703,6 +705,7 @@ def assemble_results(
     name: str,
     factory: str,
     wall: float,
+    aggregates: bool = True,
 ) -> dict[str, Any]:
     """Build the (unsealed) results dict from finished units."""
     from krazy_gym.evaluation.metrics import aggregate
@@ -738,7 +741,8 @@ def assemble_results(
         "provenance": provenance(),
         "created": utc_now(),
     }
-    data["aggregates"] = aggregate(returns, bench)
-    if not all(math.isfinite(x) for x in returns.ravel()):
-        raise EvaluationError("non-finite returns")
+    if not np.all(np.isfinite(returns)):
+        raise EvaluationError("the env returned non-finite rewards")
+    if aggregates:
+        data["aggregates"] = aggregate(returns, bench)
     return data

@@ -129,6 +129,7 @@ class ToyChainVectorEnv(VectorEnv):
 @dataclasses.dataclass(frozen=True)
 class ToyBanditTask(Task):
     target: int = 0
+    salt: float = 0.0  # no effect on the MDP; lets every target reach the hash-split test set
     FAMILIES = ("ToyBandit",)
 
 
@@ -141,7 +142,7 @@ class ToyBanditFamily(TaskFamily):
         self.n_arms = n_arms
 
     def generate(self, rng: np.random.Generator) -> dict:
-        return {"target": int(rng.integers(0, self.n_arms))}
+        return {"target": int(rng.integers(0, self.n_arms)), "salt": float(rng.random())}
 
 
 class ToyBanditEnv(TaskEnvMixin, gym.Env):
@@ -334,3 +335,40 @@ class SeededRandom:
 
 def seeded_random(seed=None):
     return SeededRandom(seed)
+
+
+class BoundaryChecker(AlwaysRight):
+    """On ToyChain with reveal_goal and no start noise, checks what the runner shows at
+    episode boundaries; the test reads ``problems`` (must stay empty) and ``terminals``."""
+
+    name = "boundary-checker"
+    instances: list = []
+
+    def reset(self, num_tasks, observation_space, action_space):
+        super().reset(num_tasks, observation_space, action_space)
+        self.problems, self.terminals = [], 0
+        self.expect_start = np.ones(num_tasks, dtype=bool)
+        BoundaryChecker.instances.append(self)
+
+    def act(self, obs, active=None):
+        starts = self.expect_start & active
+        if np.any(obs[starts, 0] != 0):
+            self.problems.append(("episode did not start at 0", obs[starts, 0].tolist()))
+        self.expect_start[:] = False
+        return np.ones(self.n, dtype=np.int64)
+
+    def observe(self, obs, action, reward, next_obs, terminated, truncated, active=None):
+        term = np.asarray(terminated)
+        if np.any(next_obs[term, 0] != next_obs[term, 1]):
+            self.problems.append(("final obs is not the goal cell", next_obs[term].tolist()))
+        if np.any(term & ~active):
+            self.problems.append(("idle row reported terminated",))
+        self.terminals += int(term.sum())
+        self.expect_start = term.copy()
+
+    def adapt(self):
+        self.expect_start[:] = True
+
+
+def boundary_checker():
+    return BoundaryChecker()
