@@ -49,7 +49,9 @@ class _AntTaskEnv(MujocoTaskEnvMixin, AntEnv):
         x_velocity, y_velocity = ((xy_after - xy_before) / self.dt).tolist()
         observation = self._get_obs()
 
-        task_reward = self._task_reward(xy_after, x_velocity, y_velocity)
+        task_reward = self._forward_reward_weight * self._task_reward(
+            xy_after, x_velocity, y_velocity
+        )
         ctrl_cost = self._ctrl_cost_weight * ctrl_sq
         contact_cost = float(self.contact_cost)
         survive_reward = float(self._healthy_reward)

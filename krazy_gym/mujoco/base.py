@@ -154,7 +154,7 @@ class PlanarWalkerStepMixin:
         x_velocity = (x_after - x_before) / self.dt  # type: ignore[attr-defined]
         observation = self._get_obs()  # type: ignore[attr-defined]
 
-        task_reward = self._task_reward(x_velocity)
+        task_reward = self._forward_reward_weight * self._task_reward(x_velocity)  # type: ignore[attr-defined]
         ctrl_cost = self._ctrl_cost_weight * ctrl_sq  # type: ignore[attr-defined]
         survive_reward = float(self._healthy_reward)  # type: ignore[attr-defined]
         reward = task_reward + survive_reward - ctrl_cost

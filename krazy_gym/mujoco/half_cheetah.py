@@ -32,7 +32,7 @@ class _HalfCheetahTaskEnv(MujocoTaskEnvMixin, HalfCheetahEnv):
         x_after = float(self.data.qpos[0])
         x_velocity = (x_after - x_before) / self.dt
         observation = self._get_obs()
-        task_reward = self._task_reward(x_velocity)
+        task_reward = self._forward_reward_weight * self._task_reward(x_velocity)
         ctrl_cost = self._ctrl_cost_weight * ctrl_sq
         reward = task_reward - ctrl_cost
         info = {

@@ -413,3 +413,16 @@ def test_bad_task_dicts_are_rejected_and_change_nothing(name, field, value, matc
     with pytest.raises(ValueError, match=match):
         env.reset(options={"task": bad})
     assert env.unwrapped.get_task() == task
+
+
+def test_gymnasium_keywords_pass_through_and_survive_pickling():
+    import pickle
+
+    env = make("Walker2dDir", frame_skip=8, forward_reward_weight=2.0)
+    assert math.isclose(env.unwrapped.dt, 0.016, rel_tol=1e-12)  # ProMP's Walker2d timing
+    task = DirectionTask(family="Walker2dDir", split="test", index=0, direction=-1.0)
+    _, info = pushed_step(env, task, 2.0)
+    assert math.isclose(info["reward_forward"], -2.0 * info["x_velocity"], rel_tol=1e-12)
+    clone = pickle.loads(pickle.dumps(env))
+    assert clone.unwrapped.frame_skip == 8 and clone.unwrapped._forward_reward_weight == 2.0
+    assert clone.unwrapped.get_task() == task
