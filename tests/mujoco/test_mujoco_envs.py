@@ -426,3 +426,15 @@ def test_gymnasium_keywords_pass_through_and_survive_pickling():
     clone = pickle.loads(pickle.dumps(env))
     assert clone.unwrapped.frame_skip == 8 and clone.unwrapped._forward_reward_weight == 2.0
     assert clone.unwrapped.get_task() == task
+
+
+def test_vector_env_sets_one_task_per_sub_env():
+    envs = gym.vector.SyncVectorEnv([lambda: make("HalfCheetahVel")] * 2)
+    tasks = gym.make("KrazyGym/HalfCheetahVel-v0").unwrapped.sample_tasks(2, split="test")
+    envs.set_attr("task", tasks)
+    envs.reset(seed=0)
+    assert list(envs.get_attr("task")) == tasks
+    _, _, _, _, info = envs.step(np.zeros((2, 6), dtype=np.float32))
+    want = [-abs(v - t.target_velocity) for v, t in zip(info["x_velocity"], tasks)]
+    np.testing.assert_allclose(info["reward_forward"], want, rtol=1e-12)
+    envs.close()
