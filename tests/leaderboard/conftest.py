@@ -54,6 +54,16 @@ def ranked_db(tmp_path_factory, results_files) -> Path:
     return db
 
 
+@pytest.fixture(scope="session")
+def rendered_site(tmp_path_factory, ranked_db) -> Path:
+    """``ranked_db`` rendered once (read-only for tests: copy it to change it)."""
+    from leaderboard import api
+
+    out = tmp_path_factory.mktemp("lb_site") / "site"
+    api.render(db=ranked_db, out_dir=out)
+    return out
+
+
 @pytest.fixture
 def db_copy(ranked_db, tmp_path) -> Path:
     """A private copy of ``ranked_db`` for a test that writes."""

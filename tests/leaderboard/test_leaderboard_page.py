@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import threading
 import urllib.error
 import urllib.request
@@ -60,9 +61,9 @@ def _parse(index) -> _TableParser:
     return parser
 
 
-def test_render_writes_ranked_table_plots_and_static_files(ranked_db, tmp_path):
-    out = tmp_path / "site"
-    index = api.render(db=ranked_db, out_dir=out)
+def test_render_writes_ranked_table_plots_and_static_files(ranked_db, rendered_site):
+    out = rendered_site
+    index = out / "index.html"
     rows = store.list_submissions(ranked_db)
 
     page = _parse(index)
@@ -88,9 +89,9 @@ def test_render_writes_ranked_table_plots_and_static_files(ranked_db, tmp_path):
     assert not [p for p in out.rglob(".*")]  # no temporary files left
 
 
-def test_render_is_atomic_and_removes_stale_plots(ranked_db, tmp_path, monkeypatch):
+def test_render_is_atomic_and_removes_stale_plots(ranked_db, rendered_site, tmp_path, monkeypatch):
     out = tmp_path / "site"
-    api.render(db=ranked_db, out_dir=out)
+    shutil.copytree(rendered_site, out)
     index_before = (out / "index.html").read_bytes()
     stale = out / "plots" / "OldBenchmark-iqm.png"
     stale.write_bytes(b"old")
@@ -98,7 +99,7 @@ def test_render_is_atomic_and_removes_stale_plots(ranked_db, tmp_path, monkeypat
     def broken(rows, title):
         raise RuntimeError("plotting failed")
 
-    monkeypatch.setattr(render, "_plot_score_distributions", broken)
+    monkeypatch.setattr(render, "_plot_intervals", broken)
     with pytest.raises(RuntimeError, match="plotting failed"):
         api.render(db=ranked_db, out_dir=out)
     assert (out / "index.html").read_bytes() == index_before  # the old page stays whole
@@ -132,10 +133,9 @@ def test_an_empty_database_renders_and_shows_no_submissions(tmp_path, capsys):
     assert db.read_bytes() == b""  # readers never write
 
 
-def test_serve_serves_the_rendered_directory_only(ranked_db, tmp_path):
-    out = tmp_path / "site"
-    api.render(db=ranked_db, out_dir=out)
-    (tmp_path / "secret.txt").write_text("not for the web")
+def test_serve_serves_the_rendered_directory_only(rendered_site):
+    out = rendered_site
+    (out.parent / "secret.txt").write_text("not for the web")  # next to the site, not in it
     server = make_server(out, port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

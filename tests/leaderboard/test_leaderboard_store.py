@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -38,34 +37,61 @@ def single_seed_files(tmp_path_factory) -> list[Path]:
     return files
 
 
+def _submit_worker(db, own, shared, go, validated, reports) -> None:
+    """One submitting process: wait for the common start, then submit two files.
+
+    After validating each file it waits at ``validated`` (a barrier of all processes), so the
+    eight write transactions start at the same instant and really contend for the lock.
+    """
+    from leaderboard import api, validate
+    from leaderboard.errors import SubmissionError
+
+    real_load = validate.load_submission
+
+    def load_then_wait(path):
+        sub = real_load(path)
+        validated.wait(timeout=300)
+        return sub
+
+    validate.load_submission = load_then_wait  # this process only (forked child)
+    go.wait()
+    for name in (own, shared):
+        try:
+            reports.put({"file": name, "id": api.submit(name, db=db).id, "pid": os.getpid()})
+        except SubmissionError as exc:
+            reports.put({"file": name, "check": exc.check, "pid": os.getpid()})
+
+
 def test_eight_processes_submitting_at_once_all_land_once(single_seed_files, results_files, tmp_path):
+    """Eight OS processes (forked, so they skip the imports) submit at the same moment.
+
+    Each submits its own file and then one shared file: all eight own files must land, the
+    shared one exactly once (seven clean ``duplicate`` rejections), and the database must pass
+    ``PRAGMA integrity_check``.
+    """
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
     db = tmp_path / "board.db"
-    start = tmp_path / "go"
-    shared = results_files["greedy"]  # every process also submits this one: exactly one wins
+    shared = str(results_files["greedy"])
+    go, validated, reports = ctx.Event(), ctx.Barrier(NUM_PROCESSES), ctx.Queue()
     procs = [
-        subprocess.Popen(
-            [sys.executable, str(HERE / "_submit_worker.py"), str(db), str(start), str(own), str(shared)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=REPO,
-        )
+        ctx.Process(target=_submit_worker, args=(str(db), str(own), shared, go, validated, reports))
         for own in single_seed_files
     ]
-    try:
-        for p in procs:  # wait until every process is imported and waiting
-            assert json.loads(p.stdout.readline()) == {"ready": True}
-        start.touch()
-        outputs = [p.communicate(timeout=300) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    assert [p.returncode for p in procs] == [0] * NUM_PROCESSES, [e for _, e in outputs]
-    reports = [json.loads(line) for out, _ in outputs for line in out.splitlines()]
+    for p in procs:
+        p.start()
+    go.set()
+    collected = [reports.get(timeout=300) for _ in range(2 * NUM_PROCESSES)]
+    for p in procs:
+        p.join(timeout=60)
+    assert [p.exitcode for p in procs] == [0] * NUM_PROCESSES
+    assert len({r["pid"] for r in collected}) == NUM_PROCESSES
 
-    own = [r for r in reports if r["file"] != str(shared)]
+    own = [r for r in collected if r["file"] != shared]
     assert sorted(r["file"] for r in own) == sorted(map(str, single_seed_files))
     assert all("id" in r for r in own), own
-    shared_reports = [r for r in reports if r["file"] == str(shared)]
-    assert len(shared_reports) == NUM_PROCESSES
+    shared_reports = [r for r in collected if r["file"] == shared]
     assert sum("id" in r for r in shared_reports) == 1
     assert [r["check"] for r in shared_reports if "id" not in r] == ["duplicate"] * (NUM_PROCESSES - 1)
 
@@ -75,7 +101,7 @@ def test_eight_processes_submitting_at_once_all_land_once(single_seed_files, res
     assert sorted(r.sha256 for r in rows) == sorted(
         load_json(p)["sha256"] for p in [*single_seed_files, shared]
     )
-    assert sorted(r.id for r in rows) == sorted(r["id"] for r in reports if "id" in r)
+    assert sorted(r.id for r in rows) == sorted(r["id"] for r in collected if "id" in r)
     assert store.integrity_check(db) == "ok"
 
 
