@@ -89,7 +89,9 @@ class MAML(GradientMetaLearner):
         """(J, mean KL, parameters per inner step) at the current θ."""
         cfg = self.config
         theta = self.policy.parameters_dict()
-        params = adapt(self.inner_kind, self.policy, theta, pre, cfg.inner_lr, create_graph=differentiable)
+        params = adapt(
+            self.inner_kind, self.policy, theta, pre, cfg.inner_lr, create_graph=differentiable
+        )
         with torch.set_grad_enabled(differentiable):
             info = self.policy.dist_info(params[-1], post["obs"])
             logp = self.policy.log_prob(info, post["actions"])
@@ -122,13 +124,17 @@ class MAML(GradientMetaLearner):
                 backtrack_ratio=cfg.backtrack_ratio,
                 max_backtracks=cfg.max_backtracks,
             )
-            return {"loss_before": stats["loss_before"], "loss_after": stats["loss_after"],
-                    "kl": stats["kl_after"], "step_accepted": stats["accepted"]}
+            return {
+                "loss_before": stats["loss_before"],
+                "loss_after": stats["loss_after"],
+                "kl": stats["kl_after"],
+                "step_accepted": stats["accepted"],
+            }
         assert self.optimizer is not None
         loss_before = None
         for _ in range(cfg.outer_steps):
             loss, _ = evaluate(True)
-            loss_before = float(loss) if loss_before is None else loss_before
+            loss_before = float(loss.detach()) if loss_before is None else loss_before
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()

@@ -70,7 +70,9 @@ class Config(GradientConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.objective not in OBJECTIVES:
-            raise ValueError(f"config objective must be one of {OBJECTIVES}, got {self.objective!r}")
+            raise ValueError(
+                f"config objective must be one of {OBJECTIVES}, got {self.objective!r}"
+            )
         if not 0 < self.clip_eps < 1:
             raise ValueError(f"config clip_eps must be in (0, 1), got {self.clip_eps}")
         if self.ppo_steps < 1 or self.outer_steps < 1:
@@ -114,7 +116,9 @@ class ProMP(GradientMetaLearner):
         objective = ratio_surrogate(logp, old_logp, post["advantages"], post["mask"], clip).mean()
         inner_kls = torch.stack(
             [
-                masked_mean(self.policy.kl(old, self.policy.dist_info(p, b["obs"])), b["mask"]).mean()
+                masked_mean(
+                    self.policy.kl(old, self.policy.dist_info(p, b["obs"])), b["mask"]
+                ).mean()
                 for old, p, b in zip(old_infos[:-1], params[:-1], pre)
             ]
         )
@@ -130,7 +134,7 @@ class ProMP(GradientMetaLearner):
         losses = []
         for _ in range(steps):
             loss, inner_kls = self.loss(pre, post, old_infos)
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
@@ -140,7 +144,9 @@ class ProMP(GradientMetaLearner):
             stats["inner_kl"] = float(kls.mean())
             if cfg.objective == "promp" and cfg.adaptive_inner_kl:
                 low, high = kls < cfg.target_inner_kl / 1.5, kls > cfg.target_inner_kl * 1.5
-                self.kl_coeffs = np.where(low, self.kl_coeffs / 2, np.where(high, self.kl_coeffs * 2, self.kl_coeffs))
+                self.kl_coeffs = np.where(
+                    low, self.kl_coeffs / 2, np.where(high, self.kl_coeffs * 2, self.kl_coeffs)
+                )
             stats["inner_kl_coeff"] = float(self.kl_coeffs.mean())
         return stats
 

@@ -41,7 +41,11 @@ def _parse(name: str, text: str, current: Any) -> Any:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError) as exc:
         raise ConfigError(f"config key {name!r}: cannot parse {text!r}") from exc
-    if isinstance(current, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if (
+        isinstance(current, float)
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+    ):
         return float(value)
     if isinstance(current, int) and isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -49,9 +53,7 @@ def _parse(name: str, text: str, current: Any) -> Any:
         return tuple(value)
     if isinstance(current, tuple) and isinstance(value, (int, float)):
         return (value,)
-    raise ConfigError(
-        f"config key {name!r} takes a {type(current).__name__}, got {text!r}"
-    )
+    raise ConfigError(f"config key {name!r} takes a {type(current).__name__}, got {text!r}")
 
 
 def apply_overrides(config: C, overrides: Mapping[str, Any]) -> C:

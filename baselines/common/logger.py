@@ -79,7 +79,9 @@ class RunLogger:
         self.csv_path = self.out_dir / CSV_NAME
         self.rows: list[dict[str, float]] = []
         if resume_iteration is not None and self.csv_path.is_file():
-            self.rows = [r for r in read_progress(self.csv_path) if r["iteration"] < resume_iteration]
+            self.rows = [
+                r for r in read_progress(self.csv_path) if r["iteration"] < resume_iteration
+            ]
         self._writer: Any = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter

@@ -70,7 +70,11 @@ class GradientMetaAgent:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | os.PathLike[str], config_cls: type, seed: int = 0, deterministic: bool = False
+        cls,
+        path: str | os.PathLike[str],
+        config_cls: type,
+        seed: int = 0,
+        deterministic: bool = False,
     ) -> GradientMetaAgent:
         """Rebuild the policy of a training checkpoint and its inner-step settings."""
         import gymnasium as gym
@@ -82,7 +86,11 @@ class GradientMetaAgent:
         env = gym.make(cfg.env_id)
         with torch.random.fork_rng(devices=[]):
             policy = make_policy(
-                env.observation_space, env.action_space, cfg.hidden_sizes, cfg.activation, cfg.init_std
+                env.observation_space,
+                env.action_space,
+                cfg.hidden_sizes,
+                cfg.activation,
+                cfg.init_std,
             )
         env.close()
         policy.load_state_dict(ckpt.state["policy"])
@@ -103,7 +111,9 @@ class GradientMetaAgent:
         )
 
     # -- MetaAgent protocol -----------------------------------------------------------------------
-    def reset(self, num_tasks: int, observation_space: spaces.Space, action_space: spaces.Space) -> None:
+    def reset(
+        self, num_tasks: int, observation_space: spaces.Space, action_space: spaces.Space
+    ) -> None:
         """New tasks begin: back to the pre-update parameters, forget the explore episodes."""
         if flat_obs_dim(observation_space) != self.policy.obs_dim:
             raise ValueError(
@@ -123,8 +133,14 @@ class GradientMetaAgent:
     @torch.no_grad()
     def act(self, obs: Any) -> np.ndarray:
         o = obs_to_array(obs, self.obs_space)
-        info = self.policy.dist_info(self.params, torch.from_numpy(o).reshape(self.num_tasks, 1, -1))
-        raw = self.policy.mode(info) if self.deterministic else self.policy.sample(info, self.generator)
+        info = self.policy.dist_info(
+            self.params, torch.from_numpy(o).reshape(self.num_tasks, 1, -1)
+        )
+        raw = (
+            self.policy.mode(info)
+            if self.deterministic
+            else self.policy.sample(info, self.generator)
+        )
         raw = raw[:, 0].numpy()
         self._last_obs, self._last_raw = o, raw
         return self.to_env(raw)

@@ -99,7 +99,9 @@ class GradientConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"config {name} must be an int >= 1, got {value!r}")
-        if self.envs_per_task < 0 or (self.envs_per_task and self.episodes_per_task % self.envs_per_task):
+        if self.envs_per_task < 0 or (
+            self.envs_per_task and self.episodes_per_task % self.envs_per_task
+        ):
             raise ValueError("config envs_per_task must be 0 or divide episodes_per_task")
         if self.vectorization not in ("auto", "native", "sync", "async"):
             raise ValueError(
@@ -179,7 +181,10 @@ class GradientMetaLearner:
         return {"numpy": self.rng, "torch": self.torch_gen}
 
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"policy": self.policy.state_dict(), "env_steps": self.sampler.env_steps}
+        state: dict[str, Any] = {
+            "policy": self.policy.state_dict(),
+            "env_steps": self.sampler.env_steps,
+        }
         if self.optimizer is not None:
             state["optimizer"] = self.optimizer.state_dict()
         return state
@@ -205,12 +210,18 @@ class GradientMetaLearner:
         returns = []
         for _ in range(cfg.inner_steps):
             batch = self.sampler.sample(self.policy, params, tasks, self.rng, self.torch_gen)
-            data, ep_returns = process_batch(batch, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages)
+            data, ep_returns = process_batch(
+                batch, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages
+            )
             returns.append(ep_returns)
             pre.append(data)
-            params = adapt(self.inner_kind, self.policy, theta, pre, cfg.inner_lr, create_graph=False)[-1]
+            params = adapt(
+                self.inner_kind, self.policy, theta, pre, cfg.inner_lr, create_graph=False
+            )[-1]
         batch = self.sampler.sample(self.policy, params, tasks, self.rng, self.torch_gen)
-        post, post_returns = process_batch(batch, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages)
+        post, post_returns = process_batch(
+            batch, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages
+        )
         post["episode_returns"] = torch.as_tensor(post_returns, dtype=torch.float32)
         stats = {
             "pre_return": float(returns[0].mean()),
@@ -222,7 +233,14 @@ class GradientMetaLearner:
     def old_dist_infos(self, pre: list[Batch], post: Batch) -> list[dict[str, torch.Tensor]]:
         """Distribution info of the *sampling* policies on each batch (for ratios and KLs)."""
         cfg = self.config
-        params = adapt(self.inner_kind, self.policy, self.policy.parameters_dict(), pre, cfg.inner_lr, create_graph=False)
+        params = adapt(
+            self.inner_kind,
+            self.policy,
+            self.policy.parameters_dict(),
+            pre,
+            cfg.inner_lr,
+            create_graph=False,
+        )
         batches = [*pre, post]
         return [
             {k: v.detach() for k, v in self.policy.dist_info(p, b["obs"]).items()}
@@ -273,7 +291,9 @@ def run_training(learner: GradientMetaLearner, out_dir: Path, resume: bool) -> N
         learner.load_state_dict(ckpt.state)
         restore_rng_state(ckpt.rng, learner.rngs())
         start = ckpt.iteration
-    log = RunLogger(out_dir, resume_iteration=start if resume else None, tensorboard=cfg.tensorboard)
+    log = RunLogger(
+        out_dir, resume_iteration=start if resume else None, tensorboard=cfg.tensorboard
+    )
     title = f"{cfg.algo} on {cfg.env_id} (seed {cfg.seed})"
     bar = tqdm(
         range(start, cfg.iterations),

@@ -38,7 +38,9 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)
 
 
-def log_likelihood_surrogate(logp: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def log_likelihood_surrogate(
+    logp: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     """MAML's inner surrogate ``mean(log π · A)`` per task."""
     return masked_mean(logp * adv, mask)
 
@@ -101,7 +103,9 @@ def inner_step(
     names = list(params)
     with torch.enable_grad():
         objective = inner_objective(kind, policy, params, data).sum()
-        grads = torch.autograd.grad(objective, [params[n] for n in names], create_graph=create_graph)
+        grads = torch.autograd.grad(
+            objective, [params[n] for n in names], create_graph=create_graph
+        )
     return {n: params[n] + lr * g for n, g in zip(names, grads)}
 
 

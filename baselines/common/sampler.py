@@ -121,7 +121,9 @@ def make_vector_env(env_id: str, num_envs: int, vectorization: str = "auto", **e
     if mode == "native":
         if spec.vector_entry_point is None:
             raise ValueError(f"{env_id} has no native vector env; use sync or async")
-        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **env_kwargs)
+        return gym.make_vec(
+            env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **env_kwargs
+        )
     return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **env_kwargs)
 
 
@@ -208,6 +210,7 @@ class MetaSampler:
         rounds = []
         for _ in range(self.rounds):
             rounds.append(self._run_round(policy, params, batched, rng, generator, k, m, horizon))
+
         # each round: arrays (T, N, ...) -> (K, m, T, ...); rounds stack along episodes
         def gather(i: int) -> np.ndarray:
             parts = []
@@ -225,7 +228,9 @@ class MetaSampler:
         obs, _ = self.envs.reset(seed=[int(s) for s in seeds])
         obs_buf = np.zeros((horizon, n, policy.obs_dim), dtype=np.float32)
         act_shape = () if policy.discrete else (self.action_space.shape[0],)
-        act_buf = np.zeros((horizon, n, *act_shape), dtype=np.int64 if policy.discrete else np.float32)
+        act_buf = np.zeros(
+            (horizon, n, *act_shape), dtype=np.int64 if policy.discrete else np.float32
+        )
         rew_buf = np.zeros((horizon, n), dtype=np.float32)
         mask_buf = np.zeros((horizon, n), dtype=np.float32)
         alive = np.ones(n, dtype=bool)

@@ -26,11 +26,17 @@ def _ckpt(rngs, iteration=3):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model(torch.ones(1, 3)).sum().backward()
     opt.step()
-    return model, opt, Checkpoint(
-        algo="promp", env_id="KrazyGym/Navigation2D-v0", iteration=iteration,
-        config={"seed": 1, "hidden_sizes": (64, 64)},
-        state={"policy": model.state_dict(), "optimizer": opt.state_dict()},
-        rng=capture_rng_state(rngs),
+    return (
+        model,
+        opt,
+        Checkpoint(
+            algo="promp",
+            env_id="KrazyGym/Navigation2D-v0",
+            iteration=iteration,
+            config={"seed": 1, "hidden_sizes": (64, 64)},
+            state={"policy": model.state_dict(), "optimizer": opt.state_dict()},
+            rng=capture_rng_state(rngs),
+        ),
     )
 
 
@@ -59,7 +65,9 @@ def test_model_and_optimizer_round_trip(tmp_path):
         assert torch.equal(a, b)
     opt2 = torch.optim.Adam(model2.parameters(), lr=1e-3)
     opt2.load_state_dict(back.state["optimizer"])
-    assert torch.equal(opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
+    assert torch.equal(
+        opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"]
+    )
 
 
 def test_wrong_algo_env_or_missing_file_is_checkpoint_error(tmp_path):
@@ -100,7 +108,9 @@ class _Cfg:
 
 
 def test_overrides_parse_by_field_type_and_reject_unknown_keys():
-    cfg = apply_overrides(_Cfg(), {"seed": "3", "lr": "1", "hidden_sizes": "(8, 8)", "tensorboard": "true"})
+    cfg = apply_overrides(
+        _Cfg(), {"seed": "3", "lr": "1", "hidden_sizes": "(8, 8)", "tensorboard": "true"}
+    )
     assert cfg == _Cfg(seed=3, lr=1.0, hidden_sizes=(8, 8), tensorboard=True)
     assert isinstance(cfg.lr, float)
     with pytest.raises(ConfigError, match="unknown config key 'nope'.*seed"):

@@ -1,0 +1,173 @@
+"""The training CLI: exact resume, bad input (exit 2), learning-curve files, the MetaAgent adapter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from baselines import agents  # noqa: E402
+from baselines.common.checkpoint import load_checkpoint  # noqa: E402
+from baselines.common.logger import read_progress  # noqa: E402
+from baselines.common.meta_learning import TIME_COLUMNS, process_batch  # noqa: E402
+from baselines.common.objectives import adapt  # noqa: E402
+from baselines.common.sampler import MetaSampler  # noqa: E402
+from baselines.train import main  # noqa: E402
+
+ENV = "KrazyGym/Navigation2D-v0"
+TINY = [
+    "--set",
+    "num_tasks=2",
+    "--set",
+    "episodes_per_task=2",
+    "--set",
+    "max_episode_steps=8",
+    "--set",
+    "hidden_sizes=(8,)",
+    "--set",
+    "progress=false",
+    "--set",
+    "plot_every=1",
+]
+
+
+def _train(out, algo, iterations, resume=False, seed=3):
+    args = ["--algo", algo, "--env", ENV, "--out", str(out), "--iterations", str(iterations)]
+    args += ["--resume"] if resume else ["--seed", str(seed), *TINY]
+    return main(args)
+
+
+def _deterministic_rows(out):
+    return [{k: v for k, v in r.items() if k not in TIME_COLUMNS} for r in read_progress(out)]
+
+
+@pytest.mark.parametrize("algo", ["maml-trpo", "emaml-vpg", "promp", "dice"])
+def test_four_iterations_equal_two_plus_resume_plus_two(tmp_path, algo):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert _train(straight, algo, 4) == 0
+    assert _train(split, algo, 2) == 0
+    assert load_checkpoint(split).iteration == 2
+    assert _train(split, algo, 4, resume=True) == 0
+    a, b = load_checkpoint(straight), load_checkpoint(split)
+    assert a.iteration == b.iteration == 4
+    for name, tensor in a.state["policy"].items():
+        assert torch.equal(tensor, b.state["policy"][name]), name
+    assert a.rng["numpy"] == b.rng["numpy"]
+    assert torch.equal(a.rng["torch"]["state"], b.rng["torch"]["state"])
+    assert _deterministic_rows(straight) == _deterministic_rows(split)
+    assert len(read_progress(split)) == 4
+    png = (split / "learning_curve.png").read_bytes()
+    assert png[:4] == b"\x89PNG"
+    assert a.state["env_steps"] == b.state["env_steps"] > 0
+
+
+def test_different_seeds_give_different_runs(tmp_path):
+    assert _train(tmp_path / "a", "promp", 1, seed=0) == 0
+    assert _train(tmp_path / "b", "promp", 1, seed=1) == 0
+    assert _deterministic_rows(tmp_path / "a") != _deterministic_rows(tmp_path / "b")
+
+
+def _err(capsys):
+    return capsys.readouterr().err
+
+
+def test_bad_input_exits_2_with_a_clear_message(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["--algo", "nope", "--env", ENV, "--out", str(out)]) == 2
+    assert "unknown --algo 'nope'" in _err(capsys)
+    assert main(["--algo", "promp", "--env", "KrazyGym/Nope-v0", "--out", str(out)]) == 2
+    assert "unknown --env 'KrazyGym/Nope-v0'" in _err(capsys)
+    assert main(["--algo", "promp", "--env", ENV, "--out", str(out), "--set", "bogus=1"]) == 2
+    assert "unknown config key 'bogus'" in _err(capsys)
+    assert main(["--algo", "promp", "--env", ENV, "--out", str(out), "--set", "clip_eps=2"]) == 2
+    assert "clip_eps" in _err(capsys)
+    assert main(["--algo", "promp", "--env", ENV, "--out", str(out), "--resume"]) == 2
+    assert "no checkpoint" in _err(capsys)
+    assert not (out / "checkpoint.pt").exists()
+    assert _train(out, "promp", 1) == 0
+    capsys.readouterr()
+    assert main(["--algo", "maml-trpo", "--env", ENV, "--out", str(out), "--resume"]) == 2
+    assert "written by algo 'promp', not 'maml-trpo'" in _err(capsys)
+    assert (
+        main(["--algo", "promp", "--env", "KrazyGym/Bandit-v0", "--out", str(out), "--resume"]) == 2
+    )
+    assert "not 'KrazyGym/Bandit-v0'" in _err(capsys)
+    assert _train(out, "promp", 2) == 2  # fresh run into a directory with a checkpoint
+    assert "already holds a checkpoint" in _err(capsys)
+    assert load_checkpoint(out).iteration == 1  # nothing was overwritten
+    with pytest.raises(SystemExit) as exc:
+        main(["--algo", "promp"])  # argparse: missing --env/--out
+    assert exc.value.code == 2
+
+
+def test_paper_config_and_overrides_land_in_the_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    assert (
+        main(
+            [
+                "--algo",
+                "maml-vpg",
+                "--env",
+                ENV,
+                "--out",
+                str(out),
+                "--config",
+                "paper",
+                "--iterations",
+                "1",
+                *TINY,
+            ]
+        )
+        == 0
+    )
+    cfg = load_checkpoint(out).config
+    assert cfg["algo"] == "maml-vpg" and cfg["outer"] == "vpg"
+    assert cfg["activation"] == "relu"  # MAML paper's Navigation2D policy
+    assert cfg["hidden_sizes"] == (8,)  # --set wins over --config paper
+
+
+def test_meta_agent_explores_with_theta_and_adapts_like_training(tmp_path):
+    out = tmp_path / "run"
+    assert _train(out, "promp", 1) == 0
+    agent = agents.load(out)
+    ckpt = load_checkpoint(out)
+    sampler = MetaSampler(ENV, num_tasks=2, episodes_per_task=3, max_episode_steps=8)
+    import gymnasium as gym
+
+    tasks = gym.make(ENV).unwrapped.sample_tasks(2, split="test")
+    policy = agent.policy
+    theta = {n: p.detach() for n, p in policy.parameters_dict().items()}
+    for name, value in ckpt.state["policy"].items():
+        assert torch.equal(theta[name], value)
+    batch = sampler.sample(
+        policy, theta, tasks, np.random.default_rng(0), torch.Generator().manual_seed(0)
+    )
+    agent.reset(2, sampler.obs_space, sampler.action_space)
+    for name in theta:  # explore episodes use the pre-update policy
+        assert torch.equal(agent.params[name][0], theta[name])
+    # replay the sampled episodes into the agent, step by step, tasks in lockstep
+    k, e, t = batch.mask.shape
+    for ep in range(e):
+        for step in range(t):
+            if batch.mask[0, ep, step] == 0 and batch.mask[1, ep, step] == 0:
+                break
+            agent._last_raw = batch.actions[:, ep, step]
+            last = step + 1 == t or batch.mask[:, ep, step + 1] == 0
+            agent.observe(
+                batch.obs[:, ep, step],
+                None,
+                batch.rewards[:, ep, step],
+                None,
+                np.zeros(k, bool),
+                last,
+            )
+    agent.adapt()
+    data, _ = process_batch(batch, 0.99, 1.0, True)
+    expected = adapt("lvc", policy, policy.parameters_dict(), [data], 0.1, create_graph=False)[-1]
+    for name in expected:
+        torch.testing.assert_close(agent.params[name], expected[name].detach())
+        assert not torch.equal(agent.params[name][0], theta[name]) or name == "log_std"
+    actions = agent.act(batch.obs[:, 0, 0])
+    assert actions.shape == (2, 2) and np.all(np.abs(actions) <= 0.1)
+    sampler.close()
