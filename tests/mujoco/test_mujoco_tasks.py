@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from functools import partial
@@ -216,12 +217,27 @@ def test_family_names_are_checked():
         VelocityFamily("HalfCheetahVel", max_velocity=-1.0)
 
 
-def test_task_module_does_not_import_mujoco():
+def test_task_module_does_not_import_mujoco_and_tasks_match_across_processes():
+    """Another process (another hash seed) draws the same test tasks, without mujoco."""
     code = (
-        "import sys, json, krazy_gym.mujoco.tasks as t;"
-        "from krazy_gym.tasks import Task;"
-        "Task.from_dict({'family': 'AntGoal', 'split': 'test', 'index': 0, 'goal': [1, 2]});"
-        "print('mujoco' in sys.modules, 'gymnasium.envs.mujoco.ant_v5' in sys.modules)"
+        "import json, sys\n"
+        f"sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+        "from test_mujoco_tasks import FAMILIES\n"
+        "tasks = {n: [t.to_dict() for t in f().sample_tasks(3, split='test')]"
+        " for n, f in FAMILIES.items()}\n"
+        "print(json.dumps(tasks))\n"
+        "print('mujoco' in sys.modules, 'gymnasium.envs.mujoco.ant_v5' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False False"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    )
+    tasks_json, imported = out.stdout.strip().splitlines()[-2:]
+    assert imported == "False False"
+    other = json.loads(tasks_json)
+    for name, make_family in FAMILIES.items():
+        here = make_family().sample_tasks(3, split="test")
+        assert [Task.from_dict(d) for d in other[name]] == here, name
