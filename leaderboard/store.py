@@ -25,6 +25,7 @@ verified flag and the submission time (UTC, ISO 8601).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sqlite3
@@ -159,6 +160,18 @@ class NewSubmission:
     verified_factory: str | None = None
 
 
+def _database_errors(func):
+    """Report SQLite's own failures (not a database, disk full, ...) as :class:`StoreError`."""
+    @functools.wraps(func)
+    def wrapper(path, *args, **kwargs):
+        try:
+            return func(path, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: {exc} (is --db an intact leaderboard database?)") from exc
+
+    return wrapper
+
+
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     if readonly:
         if not path.is_file():
@@ -224,6 +237,7 @@ def _pause_for_crash_test() -> None:
         time.sleep(0.05)
 
 
+@_database_errors
 def check_not_duplicate(path: str | os.PathLike[str], sha256: str) -> None:
     """Raise :class:`DuplicateSubmissionError` if ``sha256`` is stored (read-only look-up).
 
@@ -243,6 +257,7 @@ def check_not_duplicate(path: str | os.PathLike[str], sha256: str) -> None:
         raise DuplicateSubmissionError(sha256, int(row[0]), row[1], row[2])
 
 
+@_database_errors
 def insert_submission(path: str | os.PathLike[str], sub: NewSubmission, submitted_at: str) -> int:
     """Store one submission in a single ``BEGIN IMMEDIATE`` transaction; return its id.
 
@@ -353,6 +368,7 @@ def _reader(path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection | None]
         yield conn if _check_layout(conn, path) else None
 
 
+@_database_errors
 def list_submissions(path: str | os.PathLike[str]) -> list[Submission]:
     """Every submission, ranked: by benchmark name, then normalised IQM (best first), then id."""
     with _reader(path) as conn:
@@ -364,6 +380,7 @@ def list_submissions(path: str | os.PathLike[str]) -> list[Submission]:
     return [_row_to_submission(r) for r in rows]
 
 
+@_database_errors
 def get_document(path: str | os.PathLike[str], submission_id: int) -> dict[str, Any]:
     """The results document exactly as submitted (for export and audits)."""
     with _reader(path) as conn:
@@ -375,6 +392,7 @@ def get_document(path: str | os.PathLike[str], submission_id: int) -> dict[str, 
     return json.loads(row["document"])
 
 
+@_database_errors
 def integrity_check(path: str | os.PathLike[str]) -> str:
     """``PRAGMA integrity_check`` of the database ("ok" when intact)."""
     with contextlib.closing(_connect(Path(path), readonly=True)) as conn:

@@ -4,7 +4,7 @@ The leaderboard never accepts a number it cannot check. :func:`load_submission` 
 check in a fixed order and stops at the first failure with a :class:`SubmissionError` that
 names the check (``error.check``) and says how to fix the file:
 
-1. ``size``: at most :data:`MAX_FILE_BYTES` (50 MiB), checked *before* reading/parsing;
+1. ``size``: at most :data:`MAX_FILE_BYTES` (50 MB), checked *before* reading/parsing;
 2. ``json``: well-formed UTF-8 JSON whose top level is an object;
 3. ``schema_version``: the version this installation reads;
 4. ``returns``: only finite numbers in the raw return array (NaN/±inf named by index);
@@ -27,17 +27,20 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from leaderboard.errors import SubmissionError
 from leaderboard.store import NewSubmission
 
+if TYPE_CHECKING:
+    from krazy_gym.evaluation.benchmarks import Benchmark
+
 __all__ = ["MAX_FILE_BYTES", "SubmissionError", "load_submission"]
 
-#: Largest results file accepted (bytes). A full Krazy World benchmark with 10 seeds is < 1 MB.
-MAX_FILE_BYTES = 50 * 1024 * 1024
+#: Largest results file accepted (bytes, 50 MB). A Krazy World benchmark with 10 seeds is < 1 MB.
+MAX_FILE_BYTES = 50_000_000
 
 #: Seed of the bootstrap used when the leaderboard recomputes confidence intervals.
 BOOTSTRAP_SEED = 0
@@ -54,14 +57,16 @@ def _read_limited(path: Path) -> bytes:
     if size > MAX_FILE_BYTES:
         raise SubmissionError(
             "size",
-            f"{path} is {size / 2**20:.1f} MiB, the limit is {MAX_FILE_BYTES // 2**20} MiB; "
+            f"{path} is {size:,} bytes, the limit is {MAX_FILE_BYTES:,} bytes (50 MB); "
             "a results file from `krazy-gym evaluate` is far smaller — submit that file "
             "unmodified (no embedded logs or checkpoints)",
         )
     with open(path, "rb") as fh:
         raw = fh.read(MAX_FILE_BYTES + 1)  # the file may have grown since stat()
     if len(raw) > MAX_FILE_BYTES:
-        raise SubmissionError("size", f"{path} is larger than {MAX_FILE_BYTES // 2**20} MiB")
+        raise SubmissionError(
+            "size", f"{path} grew past the limit of {MAX_FILE_BYTES:,} bytes (50 MB) while being read"
+        )
     return raw
 
 
@@ -101,6 +106,7 @@ def _first_non_finite(value: Any, index: tuple[int, ...] = ()) -> tuple[tuple[in
 
 
 def check_schema_version(data: dict[str, Any]) -> None:
+    """Check 3: the file's ``schema_version`` is the one this installation reads."""
     from krazy_gym.evaluation.results import SCHEMA_VERSION
 
     if "schema_version" not in data:
@@ -119,6 +125,7 @@ def check_schema_version(data: dict[str, Any]) -> None:
 
 
 def check_finite_returns(data: dict[str, Any]) -> None:
+    """Check 4: every leaf of ``returns`` is a finite number (names the first bad index)."""
     returns = data.get("returns")
     if not isinstance(returns, list):
         return  # missing or wrong type: the schema check names it
@@ -164,7 +171,8 @@ def check_schema(data: dict[str, Any]) -> str:
     return content_sha256(data)
 
 
-def check_benchmark(data: dict[str, Any]):  # -> Benchmark
+def check_benchmark(data: dict[str, Any]) -> Benchmark:
+    """Checks 7-8: the benchmark is installed and its hash equals the installed definition's."""
     from krazy_gym.evaluation.benchmarks import get_benchmark, list_benchmarks
 
     bench_info = data["benchmark"]
@@ -189,7 +197,8 @@ def check_benchmark(data: dict[str, Any]):  # -> Benchmark
     return bench
 
 
-def check_shape(data: dict[str, Any], bench) -> np.ndarray:
+def check_shape(data: dict[str, Any], bench: Benchmark) -> np.ndarray:
+    """Check 9: seeds × test tasks × episodes of the *installed* benchmark; returns the array."""
     seeds = data["seeds"]
     explore, exploit = data["explore_episodes"], data["exploit_episodes"]
     if (explore, exploit) != (bench.explore_episodes, bench.exploit_episodes):
@@ -218,7 +227,7 @@ def check_shape(data: dict[str, Any], bench) -> np.ndarray:
     return returns
 
 
-def recompute_aggregates(returns: np.ndarray, bench) -> dict[str, Any]:
+def recompute_aggregates(returns: np.ndarray, bench: Benchmark) -> dict[str, Any]:
     """Every aggregate, from the raw returns, with the harness's metrics (fixed seed).
 
     The harness's :func:`~krazy_gym.evaluation.metrics.aggregate` (normalised IQM and mean

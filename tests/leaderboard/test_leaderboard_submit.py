@@ -176,7 +176,7 @@ BAD_INPUTS = {
     "nan_return": (_nan, "returns", ["returns[2][5][3]", "nan", "finite"]),
     "inf_return": (_inf, "returns", ["returns[0][9][0]", "-inf", "finite"]),
     "duplicate": (_duplicate, "duplicate", ["already stored as submission #2"]),
-    "oversized": (_oversized, "size", ["50.0 MiB", "limit is 50 MiB"]),
+    "oversized": (_oversized, "size", ["50,000,001 bytes", "limit is 50,000,000 bytes"]),
     "unknown_benchmark": (_unknown_benchmark, "benchmark", ["'NoSuchBench'", "KrazyWorld-Hard"]),
 }
 FIX_HINTS = ("submit", "re-run", "evaluate", "fix")
@@ -257,3 +257,14 @@ def test_verify_with_a_broken_factory_changes_nothing(results_files, db_copy, tm
     err = capsys.readouterr().err
     assert "rejected (verify)" in err and "no_such_module" in err
     assert db_copy.read_bytes() == before
+
+
+def test_a_file_that_is_not_a_leaderboard_database_is_left_alone(results_files, tmp_path, capsys):
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_bytes(b"these are my notes, not SQLite\n" * 200)
+    before = not_a_db.read_bytes()
+    assert main(["submit", str(results_files["anti"]), "--db", str(not_a_db)]) == 2
+    assert "is not a leaderboard database" in capsys.readouterr().err
+    assert not_a_db.read_bytes() == before
+    assert main(["show", "--db", str(not_a_db)]) == 2
+    assert "is not a leaderboard database" in capsys.readouterr().err
