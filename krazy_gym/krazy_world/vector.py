@@ -1,0 +1,279 @@
+"""``KrazyWorldVectorEnv``: N Krazy World envs stepped by one compiled loop.
+
+    >>> import gymnasium as gym, krazy_gym
+    >>> envs = gym.make_vec("KrazyGym/KrazyWorld-Hard-v0", num_envs=64)   # this class
+    >>> tasks = envs.unwrapped.sample_tasks(64, split="train", seed=0)
+    >>> obs, infos = envs.reset(seed=0, options={"task": tasks})         # one task per env
+    >>> obs, rewards, terminated, truncated, infos = envs.step(envs.action_space.sample())
+
+It gives exactly the trajectories of N :class:`~krazy_gym.krazy_world.env.KrazyWorldEnv`
+made with ``gym.make`` (same tasks, seeds ``seed + i`` and actions): both run the same
+kernels. Episodes are truncated after ``max_episode_steps`` (``make_vec`` passes the id's
+horizon) and reset in the same step (``AutoresetMode.SAME_STEP``): the last observation and
+info of a finished episode are in ``infos["final_obs"]`` / ``infos["final_info"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from krazy_gym.krazy_world import render as kw_render
+from krazy_gym.krazy_world.env import (
+    NUM_ACTIONS,
+    load_engine,
+    make_config,
+    make_spaces,
+    rgb_from_index,
+)
+from krazy_gym.krazy_world.task import KrazyWorldFamily, KrazyWorldTask
+from krazy_gym.tasks import Task
+
+
+class KrazyWorldVectorEnv(VectorEnv):
+    """A native batched Krazy World (numpy arrays in, numpy arrays out).
+
+    Args:
+        num_envs: number of envs N.
+        preset, view, obs_mode, **options: as :class:`~krazy_gym.krazy_world.env.KrazyWorldEnv`.
+        render_mode: None or ``"rgb_array"`` (``render()`` returns one board picture per env).
+        max_episode_steps: horizon (None: no truncation). ``gym.make_vec`` passes the id's.
+        copy: return a fresh observation array each step (True, default) or the env's own
+            buffer, overwritten by the next step (False; fastest).
+
+    Tasks: ``set_attr("task", tasks)``, ``reset(options={"task": tasks})`` (a list of N tasks,
+    or one task for every env) or :meth:`set_tasks`; like the single env, a task takes effect
+    at the env's next reset, and an env without a task draws one at its first reset from the
+    train stream picked by its own seeded generator.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": ["rgb_array"]}
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        preset: str | None = None,
+        view: str = "local",
+        obs_mode: str = "onehot",
+        render_mode: str | None = None,
+        max_episode_steps: int | None = None,
+        copy: bool = True,
+        **options: Any,
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array' for the vector env, got {render_mode!r}")
+        if max_episode_steps is not None and (
+            isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, (int, np.integer))
+            or max_episode_steps < 1
+        ):
+            raise ValueError(f"max_episode_steps must be None or an int >= 1, got {max_episode_steps!r}")
+        self.config = make_config(preset, view, obs_mode, None, options)
+        self.preset = preset
+        self.render_mode = render_mode
+        self.num_envs = int(num_envs)
+        self.max_episode_steps = max_episode_steps
+        self.copy = bool(copy)
+        self.single_observation_space, self.single_action_space = make_spaces(self.config)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.task_family = KrazyWorldFamily(**self.config.task_config)
+
+        eng = load_engine()
+        n, size = self.num_envs, self.config.size
+        cells = size * size
+        obs_len = eng.obs_size(size, self.config.view_code, self.config.kernel_mode)
+        self._obs_dtype = np.float32 if self.config.kernel_mode == 0 else np.uint8
+        self._params = np.zeros((n, eng.HEADER + 2 * cells), dtype=np.int32)
+        self._death_reward = np.zeros(n, dtype=np.float64)
+        self._board = np.zeros((n, cells), dtype=np.uint8)
+        self._state = np.zeros((n, eng.STATE_SIZE), dtype=np.int32)
+        self._obs = np.zeros((n, obs_len), dtype=self._obs_dtype)
+        self._final_obs = np.zeros((n, obs_len), dtype=self._obs_dtype)
+        self._final_state = np.zeros((n, eng.STATE_SIZE), dtype=np.int32)
+        self._actions = np.zeros(n, dtype=np.int64)
+        self._rewards = np.zeros(n, dtype=np.float64)
+        self._dones = np.zeros((n, 2), dtype=np.bool_)
+        self._kconfig = eng.kernel_config(
+            size, self.config.view_code, self.config.kernel_mode, max_episode_steps or 0, True
+        )
+        self._info_columns = np.array(eng.INFO_COLUMNS)
+        self._info_keys = eng.INFO_KEYS
+        self._rgb = obs_mode == "rgb"
+        self._local = view == "local"
+
+        self._tasks: list[KrazyWorldTask | None] = [None] * n
+        self._pending: list[KrazyWorldTask | None] = [None] * n
+        self._env_rngs: list[np.random.Generator | None] = [None] * n
+        self._needs_reset = True
+
+    # -- tasks ---------------------------------------------------------------------------------
+    def sample_tasks(self, n: int, split: str = "train", seed: int | None = None) -> list[Task]:
+        """See :meth:`krazy_gym.tasks.TaskFamily.sample_tasks`."""
+        return self.task_family.sample_tasks(n, split=split, seed=seed)
+
+    def set_tasks(self, tasks: Task | Mapping[str, Any] | Sequence[Task | Mapping[str, Any]]) -> None:
+        """Give each env a task (a list of N, or one for all), used from its next reset.
+
+        Every task is checked before any is set, so a bad one changes nothing.
+        """
+        if isinstance(tasks, (Task, Mapping)):
+            tasks = [tasks] * self.num_envs
+        if not isinstance(tasks, Sequence) or isinstance(tasks, (str, bytes)):
+            raise TypeError(f"tasks must be a Task or a sequence of {self.num_envs} tasks, got {type(tasks).__name__}")
+        if len(tasks) != self.num_envs:
+            raise ValueError(f"tasks must hold num_envs={self.num_envs} tasks, got {len(tasks)}")
+        checked = [self.task_family.validate_task(t) for t in tasks]
+        self._pending = checked
+
+    def get_tasks(self) -> tuple[KrazyWorldTask, ...]:
+        """Each env's task (the pending one if set since the last reset)."""
+        out = []
+        for i in range(self.num_envs):
+            task = self._pending[i] if self._pending[i] is not None else self._tasks[i]
+            if task is None:
+                raise RuntimeError("no task yet: call set_tasks(tasks) or reset() first")
+            out.append(task)
+        return tuple(out)
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        """Per-env attribute values; supports ``"task"`` (as ``SyncVectorEnv.get_attr``)."""
+        if name == "task":
+            return self.get_tasks()
+        if name in ("task_family", "config", "preset"):
+            return (getattr(self, name),) * self.num_envs
+        raise AttributeError(f"get_attr supports 'task', 'task_family', 'config', 'preset'; got {name!r}")
+
+    def set_attr(self, name: str, values: Any) -> None:
+        """``set_attr("task", tasks)`` sets per-env tasks (see :meth:`set_tasks`)."""
+        if name != "task":
+            raise AttributeError(f"set_attr supports only 'task', got {name!r}")
+        self.set_tasks(values)
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """``call("get_task")``, ``call("sample_tasks", n, ...)`` per env, as ``SyncVectorEnv``."""
+        if name == "get_task":
+            return self.get_tasks()
+        if name == "sample_tasks":
+            return tuple(self.sample_tasks(*args, **kwargs) for _ in range(self.num_envs))
+        raise AttributeError(f"call supports 'get_task' and 'sample_tasks', got {name!r}")
+
+    # -- gymnasium API -------------------------------------------------------------------------
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
+        """Reset all envs (or those in ``options["reset_mask"]``); env i is seeded with ``seed + i``."""
+        n = self.num_envs
+        options = dict(options or {})
+        mask = options.pop("reset_mask", None)
+        if mask is None:
+            mask = np.ones(n, dtype=np.bool_)
+        else:
+            mask = np.asarray(mask)
+            if mask.shape != (n,) or mask.dtype != np.bool_:
+                raise ValueError(f"reset_mask must be a bool array of shape ({n},), got {mask!r}")
+        if seed is None:
+            seeds: list[int | None] = [None] * n
+        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            seeds = [int(seed) + i for i in range(n)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != n:
+                raise ValueError(f"seed must be None, an int or a list of num_envs={n} seeds, got {seed!r}")
+        if "task" in options:
+            self.set_tasks(options["task"])
+        if seed is not None:
+            self._np_random, self._np_random_seed = seeding.np_random(seeds[0])
+        eng = load_engine()
+        for i in np.flatnonzero(mask):
+            if seeds[i] is not None or self._env_rngs[i] is None:
+                self._env_rngs[i] = seeding.np_random(seeds[i])[0]
+            task = self._pending[i]
+            if task is None and self._tasks[i] is None:
+                # as TaskEnvMixin: a default training task from the env's own generator
+                stream = int(self._env_rngs[i].integers(0, 2**31 - 1))
+                task = self.task_family.sample_tasks(1, "train", seed=stream)[0]
+            if task is not None:
+                row, death_reward = eng.pack_task(task)
+                self._params[i] = row
+                self._death_reward[i] = death_reward
+                self._tasks[i] = task
+                self._pending[i] = None
+        self._obs = self._obs.copy()  # never write into an array handed out earlier
+        eng.reset_batch(mask, self._params, self._board, self._state, self._kconfig, self._obs)
+        self._needs_reset = False
+        return self._observations(self._obs, copy=True), self._infos(self._state)
+
+    def step(self, actions: Any):
+        if self._needs_reset:
+            raise RuntimeError("call reset() before step()")
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,):
+            raise ValueError(f"actions must have shape ({self.num_envs},), got {actions.shape}")
+        if actions.dtype.kind not in "iu":
+            raise TypeError(f"actions must be integers in [0, {NUM_ACTIONS}), got dtype {actions.dtype}")
+        bad = (actions < 0) | (actions >= NUM_ACTIONS)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"actions must be in [0, {NUM_ACTIONS}) (action space {self.action_space}); "
+                f"env {i} got {actions[i]}"
+            )
+        self._actions[:] = actions
+        if self.copy:
+            self._obs = np.empty_like(self._obs)  # fresh output: nothing handed out is overwritten
+        eng = _engine_module()
+        eng.step_batch(
+            self._actions, self._params, self._board, self._state, self._death_reward, self._kconfig,
+            self._obs, self._rewards, self._dones, self._final_obs, self._final_state,
+        )  # fmt: skip
+        terminated = self._dones[:, 0].copy()
+        truncated = self._dones[:, 1].copy()
+        infos = self._infos(self._state)
+        done = terminated | truncated
+        if done.any():
+            idx = np.flatnonzero(done)
+            final_obs = np.full(self.num_envs, None, dtype=object)
+            finished = self._observations(self._final_obs[idx], copy=False, env_idx=idx)
+            for j, i in enumerate(idx):
+                final_obs[i] = finished[j]
+            infos["final_obs"] = final_obs
+            infos["_final_obs"] = done
+            final_info = self._infos(self._final_state, mask=done)
+            infos["final_info"] = final_info
+            infos["_final_info"] = done
+        return self._observations(self._obs, copy=False), self._rewards.copy(), terminated, truncated, infos
+
+    def _observations(self, raw: np.ndarray, copy: bool, env_idx: np.ndarray | None = None) -> np.ndarray:
+        """Observations from the engine's rows (rgb images are drawn from index rows)."""
+        if self._rgb:
+            out = np.empty((len(raw), *self.single_observation_space.shape), dtype=np.uint8)
+            caps = self._params[:, 1] if env_idx is None else self._params[env_idx, 1]
+            return rgb_from_index(raw, self.config.size, self._local, np.maximum(caps, 0), out)
+        return raw.copy() if copy else raw
+
+    def _infos(self, state: np.ndarray, mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        values = state[:, self._info_columns].astype(np.int64)
+        mask = np.ones(self.num_envs, dtype=np.bool_) if mask is None else mask
+        infos: dict[str, np.ndarray] = {}
+        for k, key in enumerate(self._info_keys):
+            infos[key] = values[:, k]
+            infos["_" + key] = mask
+        return infos
+
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        if self.render_mode is None:
+            return None
+        return tuple(
+            kw_render.board_image(task, self._board[i], int(self._state[i, 0]))
+            for i, task in enumerate(self._tasks)
+            if task is not None
+        )
+
+
+def _engine_module() -> Any:
+    return load_engine()
