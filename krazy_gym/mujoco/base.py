@@ -54,8 +54,10 @@ class MujocoTaskEnvMixin(TaskEnvMixin):
       gymnasium's own), applies a pending task, then runs gymnasium's reset.
     * :meth:`_checked_ctrl_sq` rejects NaN/inf actions *before* MuJoCo is touched and returns
       ``‖a‖²`` (computed once, in float64, from the action written to ``data.ctrl``).
-    * Pickling (gymnasium's ``EzPickle``) rebuilds the env from its constructor arguments and
-      re-applies the current task.
+    * Pickling (and ``copy.deepcopy``) rebuilds the env from its constructor arguments
+      (gymnasium's ``EzPickle``), re-applies the task and restores ``MjData``, ``np_random``
+      and ``spec``: the clone continues exactly like the original.
+    * MuJoCo's compiler warnings go to Python's ``warnings`` instead of ``MUJOCO_LOG.TXT``.
     """
 
     def _init_task_env(self, family: Any, ezpickle_kwargs: Mapping[str, Any]) -> None:
