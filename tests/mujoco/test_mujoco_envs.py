@@ -439,3 +439,18 @@ def test_vector_env_sets_one_task_per_sub_env():
     want = [-abs(v - t.target_velocity) for v, t in zip(info["x_velocity"], tasks)]
     np.testing.assert_allclose(info["reward_forward"], want, rtol=1e-12)
     envs.close()
+
+
+def test_a_new_task_takes_effect_only_at_the_next_reset():
+    env = make("HalfCheetahDir")
+    forward = DirectionTask(family="HalfCheetahDir", split="test", index=0, direction=1.0)
+    backward = DirectionTask(family="HalfCheetahDir", split="test", index=1, direction=-1.0)
+    env.reset(seed=0, options={"task": forward})
+    push(env, 3.0)
+    env.unwrapped.set_task(backward)
+    info = env.step(np.zeros(6, dtype=np.float32))[4]
+    assert info["reward_forward"] == info["x_velocity"] > 0  # still the old task
+    env.reset(seed=0)
+    push(env, 3.0)
+    info = env.step(np.zeros(6, dtype=np.float32))[4]
+    assert info["reward_forward"] == -info["x_velocity"] < 0
