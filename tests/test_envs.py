@@ -62,8 +62,12 @@ def test_env_checker_passes_without_warnings(env_id):
     if env_id in MUJOCO_IDS:
         # gymnasium's own v5 locomotion envs declare unbounded Box observations and draw exactly
         # these two warnings; finite huge bounds would make observation_space.sample() overflow.
-        messages = [m for m in messages if "observation space minimum value is -infinity" not in m
-                    and "observation space maximum value is infinity" not in m]
+        messages = [
+            m
+            for m in messages
+            if "observation space minimum value is -infinity" not in m
+            and "observation space maximum value is infinity" not in m
+        ]
     assert messages == [], messages
     env.close()
 
