@@ -95,7 +95,7 @@ def _figure_png(fig) -> bytes:
 def _plot_intervals(rows: list[Submission], title: str) -> bytes:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 0.6 + 0.5 * max(len(rows), 1) * 1.0 + 0.8))
+    fig = Figure(figsize=(6.4, 1.4 + 0.5 * len(rows)))
     axes = fig.subplots(1, 2, sharey=True)
     labels = [f"#{i + 1} {s.agent_name}" for i, s in enumerate(rows)]
     y = np.arange(len(rows))[::-1]

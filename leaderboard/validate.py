@@ -186,11 +186,20 @@ def check_benchmark(data: dict[str, Any]) -> Benchmark:
             f"benchmark.name {name!r} is not an installed benchmark (installed: {installed}); "
             "evaluate on one of those, or install the krazy_gym version that defines it",
         ) from None
-    if bench_info.get("hash") != bench.hash:
+    try:
+        installed_hash = bench.hash  # builds the env family to list the test tasks
+    except Exception as exc:  # noqa: BLE001 - e.g. the MuJoCo extra is not installed
+        raise SubmissionError(
+            "benchmark",
+            f"cannot build the installed {name!r} benchmark to check its hash "
+            f"({type(exc).__name__}: {exc}); install what its environment needs "
+            "(e.g. pip install 'krazy_gym[mujoco]') and submit again",
+        ) from exc
+    if bench_info.get("hash") != installed_hash:
         raise SubmissionError(
             "benchmark.hash",
             f"benchmark.hash {bench_info.get('hash')!r} does not match the installed "
-            f"{name!r} definition (hash {bench.hash!r}): the file was produced with other "
+            f"{name!r} definition (hash {installed_hash!r}): the file was produced with other "
             "test tasks or protocol (another krazy_gym version?); re-run `krazy-gym evaluate "
             f"--benchmark {name}` with the installed krazy_gym",
         )

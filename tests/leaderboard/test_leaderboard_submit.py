@@ -268,3 +268,15 @@ def test_a_file_that_is_not_a_leaderboard_database_is_left_alone(results_files, 
     assert not_a_db.read_bytes() == before
     assert main(["show", "--db", str(not_a_db)]) == 2
     assert "is not a leaderboard database" in capsys.readouterr().err
+
+
+def test_default_database_comes_from_the_environment(results_files, tmp_path, monkeypatch, capsys):
+    db = tmp_path / "from-env" / "board.db"
+    monkeypatch.setenv(api.DB_ENV, str(db))
+    assert api.default_db() == db
+    assert main(["submit", str(results_files["random"])]) == 0
+    assert [s.agent_name for s in api.submissions()] == ["RandomAgent"]
+    # the stored document is the submitted file, content for content
+    assert store.get_document(db, 1) == load_json(results_files["random"])
+    monkeypatch.delenv(api.DB_ENV)
+    assert api.default_db() == REPO / "leaderboard" / "leaderboard.db"
