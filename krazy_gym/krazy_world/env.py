@@ -198,7 +198,6 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
         self._rewards = np.zeros(1, dtype=np.float64)
         self._dones = np.zeros((1, 2), dtype=np.bool_)
         self._all = np.ones(1, dtype=np.bool_)
-        self._obs_row = self._obs[0]
         kconfig = eng.kernel_config(size, self.config.view_code, self.config.kernel_mode)
         self._step_args = (
             self._actions, self._params, self._board, self._state, self._death_reward, kconfig,
@@ -212,6 +211,7 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
 
     def _bind_kernels(self) -> None:
         eng = load_engine()
+        self._obs_row = self._obs[0]  # a view: rebuilt after unpickling, which would copy it
         self._step_kernel = eng.fast_entry(eng.step_batch, *self._step_args)
         self._reset_kernel = eng.fast_entry(eng.reset_batch, *self._reset_args)
 
@@ -219,6 +219,7 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
         state = self.__dict__.copy()
         state["_window"] = state["_clock"] = None  # a pygame window does not pickle
         del state["_step_kernel"], state["_reset_kernel"]  # compiled entry points do not either
+        del state["_obs_row"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
