@@ -8,25 +8,15 @@ the scripted ``greedy-explorer`` > the uniform ``RandomAgent`` > the scripted ``
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # lb_agents must import in-process (and in subprocesses via PYTHONPATH)
-    sys.path.insert(0, str(HERE))
-
-BENCHMARK = "Bandit"
-SEEDS = 3
-#: key -> agent factory spec; listed best first (the ranking the tests expect)
-AGENTS = {
-    "greedy": "lb_agents:greedy_agent",
-    "random": "krazy_gym.evaluation.agents:random_agent",
-    "anti": "lb_agents:anti_greedy_agent",
-}
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lb_helpers import AGENTS, BENCHMARK, SEEDS  # noqa: E402 (needs the path above)
 
 
 @pytest.fixture(scope="session")
@@ -70,16 +60,3 @@ def db_copy(ranked_db, tmp_path) -> Path:
     dst = tmp_path / "board.db"
     shutil.copyfile(ranked_db, dst)
     return dst
-
-
-def load_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text())
-
-
-def write_sealed(path: Path, data: dict) -> Path:
-    """Write ``data`` with a freshly computed sha256 (as a tampering submitter would)."""
-    from krazy_gym.evaluation.results import seal_results
-
-    sealed = seal_results(data)
-    path.write_text(json.dumps(sealed, indent=1))
-    return path

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import HERE
+from lb_helpers import HERE
 
 pytestmark = pytest.mark.browser
 

@@ -9,11 +9,10 @@ import shutil
 import threading
 import urllib.error
 import urllib.request
-from html.parser import HTMLParser
 
 import numpy as np
 import pytest
-from conftest import load_json, write_sealed
+from lb_helpers import load_json, parse_page, write_sealed
 from PIL import Image
 
 from leaderboard import api, render, store
@@ -21,52 +20,12 @@ from leaderboard.cli import main
 from leaderboard.serve import make_server, url_of
 
 
-class _TableParser(HTMLParser):
-    """Collects, per ranking table, its rows' data-agent and cell texts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: list[list[dict]] = []
-        self.images: list[str] = []
-        self._row: dict | None = None
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "table":
-            self.tables.append([])
-        elif tag == "tr" and "data-agent" in a:
-            self._row = {"agent": a["data-agent"], "cells": []}
-        elif tag == "td" and self._row is not None:
-            self._cell = []
-        elif tag == "img":
-            self.images.append(a["src"])
-
-    def handle_endtag(self, tag):
-        if tag == "td" and self._row is not None and self._cell is not None:
-            self._row["cells"].append(" ".join("".join(self._cell).split()))
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            self.tables[-1].append(self._row)
-            self._row = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def _parse(index) -> _TableParser:
-    parser = _TableParser()
-    parser.feed(index.read_text())
-    return parser
-
-
 def test_render_writes_ranked_table_plots_and_static_files(ranked_db, rendered_site):
     out = rendered_site
     index = out / "index.html"
     rows = store.list_submissions(ranked_db)
 
-    page = _parse(index)
+    page = parse_page(index)
     assert len(page.tables) == 1  # one benchmark
     table = page.tables[0]
     assert [r["agent"] for r in table] == [s.agent_name for s in rows]
@@ -127,7 +86,7 @@ def test_an_empty_database_renders_and_shows_no_submissions(tmp_path, capsys):
     db = tmp_path / "empty.db"
     db.write_bytes(b"")  # an empty file is an empty SQLite database
     index = api.render(db=db, out_dir=tmp_path / "site")
-    assert "No submissions yet" in index.read_text() and _parse(index).tables == []
+    assert "No submissions yet" in index.read_text() and parse_page(index).tables == []
     assert main(["show", "--db", str(db)]) == 0
     assert capsys.readouterr().out.strip() == "no submissions yet"
     assert db.read_bytes() == b""  # readers never write

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BENCHMARK, HERE, load_json, write_sealed
+from lb_helpers import BENCHMARK, HERE, load_json, write_sealed
 
 from leaderboard import store
 

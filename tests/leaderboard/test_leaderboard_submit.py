@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import AGENTS, BENCHMARK, HERE, load_json, write_sealed
+from lb_helpers import AGENTS, BENCHMARK, HERE, load_json, write_sealed
 from scipy import stats
 
 from leaderboard import api, store
