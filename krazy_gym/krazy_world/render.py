@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from krazy_gym.krazy_world.task import NUM_TILE_TYPES, KrazyWorldTask
+from krazy_gym.krazy_world.task import NUM_TILE_TYPES, TILE_CHARS, KrazyWorldTask
 
 #: colour of each tile type for people: normal, goal, ice, death, wall, lock, key, teleporter, energy
 TILE_PALETTE = np.array(
@@ -33,8 +33,6 @@ TILE_PALETTE = np.array(
 )
 #: colour of each observation channel (0..8 tile colours, 9 = outside the board)
 CHANNEL_PALETTE = np.concatenate([TILE_PALETTE, np.zeros((1, 3), dtype=np.uint8)])
-#: one character per tile type for ``render_mode="ansi"``
-TILE_CHARS = ".G~X#LkTE"
 AGENT_COLOUR = np.array((255, 255, 255), dtype=np.uint8)
 OBS_CELL_PX = 12  # pixels per cell in rgb observations (3x3 window -> 36x36, plus a status strip)
 STATUS_PX = 4

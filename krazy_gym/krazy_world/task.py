@@ -30,6 +30,11 @@ TILE_NAMES: tuple[str, ...] = (
     "normal", "goal", "ice", "death", "wall", "lock", "key", "teleporter", "energy",
 )  # fmt: skip
 NUM_TILE_TYPES = len(TILE_NAMES)
+#: one character per tile type, as stored in ``KrazyWorldTask.tiles`` and drawn by ``ansi``
+TILE_CHARS = ".G~X#LkTE"
+_CHAR_BYTES = np.frombuffer(TILE_CHARS.encode(), dtype=np.uint8)
+_CHAR_TO_TYPE = np.full(256, 255, dtype=np.uint8)
+_CHAR_TO_TYPE[_CHAR_BYTES] = np.arange(NUM_TILE_TYPES, dtype=np.uint8)
 #: observation channel for cells off the board (local view) / the agent (global view)
 EXTRA_CHANNEL = NUM_TILE_TYPES
 NUM_CHANNELS = NUM_TILE_TYPES + 1
@@ -157,7 +162,9 @@ class KrazyWorldTask(Task):
 
     Attributes:
         size: the board is ``size`` x ``size``.
-        tiles: ``size`` rows of tile types (``NORMAL`` .. ``ENERGY``, see :data:`TILE_NAMES`).
+        tiles: ``size`` strings (rows) of ``size`` tile characters, :data:`TILE_CHARS`:
+            ``.`` normal, ``G`` goal, ``~`` ice, ``X`` death, ``#`` wall, ``L`` lock, ``k`` key,
+            ``T`` teleporter, ``E`` energy.
         start: ``(row, col)`` of the start cell (a normal cell); fixed within the task.
         colours: ``colours[t]`` is the observation channel / palette colour of tile type ``t``
             (a permutation of ``0..8``): the agent must find out what each colour does.
@@ -186,18 +193,21 @@ class KrazyWorldTask(Task):
         size = self.size
         if not _is_int(size) or not MIN_SIZE <= size <= MAX_SIZE:
             raise ValueError(f"size must be an int in [{MIN_SIZE}, {MAX_SIZE}], got {size!r}")
-        if len(self.tiles) != size or any(len(row) != size for row in self.tiles):
-            raise ValueError(f"tiles must be {size} rows of {size} tile types")
-        flat = [t for row in self.tiles for t in row]
-        if any(not _is_int(t) or not 0 <= t < NUM_TILE_TYPES for t in flat):
-            raise ValueError(f"tiles must hold tile types in [0, {NUM_TILE_TYPES - 1}] ({', '.join(TILE_NAMES)})")
-        if flat.count(GOAL) < 1:
+        if (
+            len(self.tiles) != size
+            or any(not isinstance(row, str) or len(row) != size for row in self.tiles)
+        ):
+            raise ValueError(f"tiles must be {size} strings of {size} tile characters {TILE_CHARS!r}")
+        text = "".join(self.tiles)
+        if not set(text) <= set(TILE_CHARS):
+            raise ValueError(f"tiles must use only the tile characters {TILE_CHARS!r} ({', '.join(TILE_NAMES)})")
+        if text.count("G") < 1:
             raise ValueError("tiles must contain at least one goal")
-        if flat.count(KEY) > 1 or flat.count(LOCK) > 1:
+        if text.count("k") > 1 or text.count("L") > 1:
             raise ValueError("tiles may contain at most one key and at most one lock")
         if len(self.start) != 2 or not all(_is_int(v) and 0 <= v < size for v in self.start):
             raise ValueError(f"start must be (row, col) on the board, got {self.start!r}")
-        if self.tiles[self.start[0]][self.start[1]] != NORMAL:
+        if self.tiles[self.start[0]][self.start[1]] != ".":
             raise ValueError(f"start {self.start} must be a normal cell")
         if sorted(self.colours) != list(range(NUM_TILE_TYPES)):
             raise ValueError(f"colours must be a permutation of 0..{NUM_TILE_TYPES - 1}, got {self.colours!r}")
@@ -213,10 +223,10 @@ class KrazyWorldTask(Task):
             if len(pair) != 2 or any(len(cell) != 2 for cell in pair):
                 raise ValueError(f"teleporters must be pairs ((r1, c1), (r2, c2)), got {pair!r}")
             for r, c in pair:
-                if not (0 <= r < size and 0 <= c < size) or self.tiles[r][c] != TELEPORTER:
+                if not (0 <= r < size and 0 <= c < size) or self.tiles[r][c] != "T":
                     raise ValueError(f"teleporter cell {(r, c)} is not a teleporter tile on the board")
                 cells_in_pairs.append((r, c))
-        tele_cells = [(r, c) for r in range(size) for c in range(size) if self.tiles[r][c] == TELEPORTER]
+        tele_cells = [divmod(k, size) for k, ch in enumerate(text) if ch == "T"]
         if sorted(cells_in_pairs) != sorted(tele_cells) or len(set(cells_in_pairs)) != len(cells_in_pairs):
             raise ValueError("every teleporter tile must belong to exactly one pair in teleporters")
         if self.energy is not None and (not _is_int(self.energy) or not 1 <= self.energy <= MAX_ENERGY):
@@ -232,7 +242,7 @@ class KrazyWorldTask(Task):
     # -- convenient views ----------------------------------------------------------------------
     def tiles_array(self) -> np.ndarray:
         """The board as a ``(size, size)`` int8 array of tile types."""
-        return np.asarray(self.tiles, dtype=np.int8)
+        return tiles_from_text(self.tiles)
 
     def partner_array(self) -> np.ndarray:
         """Flat ``size*size`` int32 array: the partner cell of each teleporter, -1 elsewhere."""
@@ -244,7 +254,7 @@ class KrazyWorldTask(Task):
 
     def tile_types_present(self) -> frozenset[int]:
         """The tile types on the board (the denominator of 'fraction of tile types visited')."""
-        return frozenset(t for row in self.tiles for t in row)
+        return frozenset(TILE_CHARS.index(ch) for ch in set("".join(self.tiles)))
 
 
 class KrazyWorldFamily(TaskFamily):
@@ -283,7 +293,7 @@ class KrazyWorldFamily(TaskFamily):
             params = self._draw(rng, cfg)
             if params is None:
                 continue
-            task_tiles = np.asarray(params["tiles"], dtype=np.int32).ravel()
+            task_tiles = tiles_from_text(params["tiles"]).astype(np.int32).ravel()
             partner = np.full(size * size, -1, dtype=np.int32)
             for (r1, c1), (r2, c2) in params["teleporters"]:
                 partner[r1 * size + c1], partner[r2 * size + c2] = r2 * size + c2, r1 * size + c1
@@ -343,9 +353,10 @@ class KrazyWorldFamily(TaskFamily):
                 return None
             tiles[int(rng.choice(key_cells))] = KEY
         colours = rng.permutation(NUM_TILE_TYPES) if cfg["colour_permutation"] else np.arange(NUM_TILE_TYPES)
+        text = _CHAR_BYTES[tiles].tobytes().decode()
         return {
             "size": size,
-            "tiles": tiles.reshape(size, size),
+            "tiles": tuple(text[r * size : (r + 1) * size] for r in range(size)),
             "start": (start // size, start % size),
             "colours": colours,
             "moves": draw_moves(rng, cfg["dynamics"]),
@@ -355,6 +366,18 @@ class KrazyWorldFamily(TaskFamily):
             "death_reward": cfg["death_reward"],
             "dynamics": cfg["dynamics"],
         }
+
+
+def tiles_from_text(rows: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Board rows of tile characters -> ``(size, size)`` int8 array of tile types."""
+    codes = _CHAR_TO_TYPE[np.frombuffer("".join(rows).encode(), dtype=np.uint8)]
+    return codes.reshape(len(rows), -1).astype(np.int8)
+
+
+def tiles_to_text(tiles: np.ndarray) -> tuple[str, ...]:
+    """``(size, size)`` array of tile types -> board rows of tile characters."""
+    tiles = np.asarray(tiles)
+    return tuple(_CHAR_BYTES[row.astype(np.intp)].tobytes().decode() for row in tiles)
 
 
 def draw_moves(rng: np.random.Generator, dynamics: str) -> tuple[tuple[int, int], ...]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import board_task, env_for
+from kw_boards import board_task, env_for
 
 from krazy_gym.krazy_world.task import GOAL, ICE, NORMAL, NUM_CHANNELS
 

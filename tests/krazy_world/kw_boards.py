@@ -1,14 +1,9 @@
-"""Helpers for the Krazy World tests: hand-built boards from text."""
+"""Helpers for the Krazy World tests: hand-built boards from text (imported as a module)."""
 
 from __future__ import annotations
 
-import pytest
-
 from krazy_gym.krazy_world.env import KrazyWorldEnv
 from krazy_gym.krazy_world.task import IDENTITY_MOVES, KrazyWorldTask
-
-#: text of a board: one character per tile; '@' is the start (a normal cell)
-CHARS = {".": 0, "G": 1, "~": 2, "X": 3, "#": 4, "L": 5, "k": 6, "T": 7, "E": 8, "@": 0}
 
 
 def board_task(
@@ -20,14 +15,14 @@ def board_task(
     death_reward: float = 0.0,
     pair_order: list[tuple[int, int]] | None = None,
 ) -> KrazyWorldTask:
-    """A task from a square board drawn as text.
+    """A task from a square board drawn in tile characters, ``@`` marking the start.
 
     Rows shorter than the board are padded with walls on the right. Teleporters pair in
     reading order (1st with 2nd, 3rd with 4th), unless ``pair_order`` says otherwise.
     """
     size = max(len(rows), max(len(r) for r in rows))
     rows = [r.ljust(size, "#") for r in rows] + ["#" * size] * (size - len(rows))
-    tiles = [[CHARS[ch] for ch in row] for row in rows]
+    tiles = [row.replace("@", ".") for row in rows]
     start = next((r, c) for r, row in enumerate(rows) for c, ch in enumerate(row) if ch == "@")
     teles = pair_order or [(r, c) for r, row in enumerate(rows) for c, ch in enumerate(row) if ch == "T"]
     pairs = tuple((teles[i], teles[i + 1]) for i in range(0, len(teles), 2))
@@ -43,8 +38,3 @@ def env_for(task: KrazyWorldTask, **kwargs) -> KrazyWorldEnv:
     env = KrazyWorldEnv(preset="easy", size=task.size, **kwargs)
     env.reset(seed=0, options={"task": task})
     return env
-
-
-@pytest.fixture
-def make_board():
-    return board_task
