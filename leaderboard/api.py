@@ -113,7 +113,7 @@ def submit(
     """
     db = _db(db)
     sub = _load(path)
-    store.check_not_duplicate(db, sub.sha256)  # cheap, before a possibly long --verify
+    store.check_not_duplicate(db, sub)  # cheap, before a possibly long --verify
     report = None
     if verify is not None:
         try:

@@ -16,8 +16,9 @@ standard library. The discipline that keeps the file intact:
   ``BEGIN IMMEDIATE`` lets many processes submit at once.
 
 Columns hold what the leaderboard needs to rank and audit a submission: the benchmark (name
-and hash), the agent (name and factory), the sha256 of the canonical results content
-(``UNIQUE``: the same results can be stored once), provenance, the raw returns array (float64
+and hash), the agent (name and factory), the sha256 of the canonical results content and the
+:func:`run_key` of the raw run (both ``UNIQUE``: the same file, or the same returns re-sealed
+with other metadata, can be stored once), provenance, the raw returns array (float64
 little-endian bytes plus its shape), the aggregates *recomputed here* from that array, the
 verified flag and the submission time (UTC, ISO 8601).
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import sqlite3
@@ -58,6 +60,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     agent_name          TEXT    NOT NULL,
     agent_factory       TEXT    NOT NULL,
     sha256              TEXT    NOT NULL UNIQUE,
+    run_key             TEXT    NOT NULL UNIQUE,
     schema_version      INTEGER NOT NULL,
     seeds               TEXT    NOT NULL,
     explore_episodes    INTEGER NOT NULL,
@@ -89,16 +92,29 @@ class StoreError(RuntimeError):
 
 
 class DuplicateSubmissionError(SubmissionError):
-    """These results (same canonical sha256) are already in the database."""
+    """These results (same content sha256, or same run key) are already in the database."""
 
     def __init__(self, sha256: str, existing_id: int, agent: str, submitted_at: str) -> None:
         self.existing_id = existing_id
         super().__init__(
             "duplicate",
-            f"these results (sha256 {sha256[:16]}…) are already stored as submission "
-            f"#{existing_id} (agent {agent!r}, submitted {submitted_at}); each results file "
-            "can be submitted once — evaluate again (other seeds or another agent) for a new entry",
+            f"these results (sha256 {sha256[:16]}…) or the same raw returns on the same "
+            f"benchmark and seeds are already stored as submission #{existing_id} (agent "
+            f"{agent!r}, submitted {submitted_at}); a run can be submitted once — evaluate "
+            "again (other seeds or another agent) for a new entry",
         )
+
+
+def run_key(benchmark_hash: str, seeds: list[int], returns: np.ndarray) -> str:
+    """sha256 of what a run *measured*: benchmark hash, seeds and the raw returns (float64).
+
+    Two files with the same run key hold the same run, whatever their metadata (agent name,
+    creation time, timing) says, so the second one is a duplicate.
+    """
+    h = hashlib.sha256()
+    h.update(json.dumps([benchmark_hash, [int(s) for s in seeds], list(returns.shape)]).encode())
+    h.update(np.ascontiguousarray(returns, dtype="<f8").tobytes())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -238,8 +254,8 @@ def _pause_for_crash_test() -> None:
 
 
 @_database_errors
-def check_not_duplicate(path: str | os.PathLike[str], sha256: str) -> None:
-    """Raise :class:`DuplicateSubmissionError` if ``sha256`` is stored (read-only look-up).
+def check_not_duplicate(path: str | os.PathLike[str], sub: NewSubmission) -> None:
+    """Raise :class:`DuplicateSubmissionError` if ``sub`` is stored (read-only look-up).
 
     An early, cheap check (e.g. before a long ``--verify`` run); :func:`insert_submission`
     checks again inside its write transaction, which is what makes duplicates impossible.
@@ -250,11 +266,18 @@ def check_not_duplicate(path: str | os.PathLike[str], sha256: str) -> None:
     with contextlib.closing(_connect(path, readonly=True)) as conn:
         if not _check_layout(conn, path):
             return
-        row = conn.execute(
-            "SELECT id, agent_name, submitted_at FROM submissions WHERE sha256 = ?", (sha256,)
-        ).fetchone()
+        row = _find_duplicate(conn, sub)
     if row is not None:
-        raise DuplicateSubmissionError(sha256, int(row[0]), row[1], row[2])
+        raise DuplicateSubmissionError(sub.sha256, int(row[0]), row[1], row[2])
+
+
+def _find_duplicate(conn: sqlite3.Connection, sub: NewSubmission) -> sqlite3.Row | None:
+    key = run_key(sub.benchmark_hash, sub.seeds, sub.returns)
+    return conn.execute(
+        "SELECT id, agent_name, submitted_at FROM submissions WHERE sha256 = ? OR run_key = ?"
+        " ORDER BY id LIMIT 1",
+        (sub.sha256, key),
+    ).fetchone()
 
 
 @_database_errors
@@ -274,10 +297,7 @@ def insert_submission(path: str | os.PathLike[str], sub: NewSubmission, submitte
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {STORE_VERSION}")
-            dup = conn.execute(
-                "SELECT id, agent_name, submitted_at FROM submissions WHERE sha256 = ?",
-                (sub.sha256,),
-            ).fetchone()
+            dup = _find_duplicate(conn, sub)
             if dup is not None:
                 raise DuplicateSubmissionError(
                     sub.sha256, int(dup["id"]), dup["agent_name"], dup["submitted_at"]
@@ -285,18 +305,19 @@ def insert_submission(path: str | os.PathLike[str], sub: NewSubmission, submitte
             h = sub.headline
             cur = conn.execute(
                 """INSERT INTO submissions (
-                    benchmark_name, benchmark_hash, agent_name, agent_factory, sha256,
+                    benchmark_name, benchmark_hash, agent_name, agent_factory, sha256, run_key,
                     schema_version, seeds, explore_episodes, exploit_episodes, returns,
                     returns_shape, iqm, iqm_low, iqm_high, mean, mean_low, mean_high,
                     aggregates, exploration_metrics, timing, provenance, results_created,
                     document, verified, verified_factory, submitted_at
-                ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     sub.benchmark_name,
                     sub.benchmark_hash,
                     sub.agent_name,
                     sub.agent_factory,
                     sub.sha256,
+                    run_key(sub.benchmark_hash, sub.seeds, returns),
                     sub.schema_version,
                     json.dumps(list(sub.seeds)),
                     sub.explore_episodes,

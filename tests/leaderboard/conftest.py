@@ -34,6 +34,16 @@ def results_files(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def fresh_results(tmp_path_factory) -> Path:
+    """A run that is *not* in ``ranked_db``: the anti-greedy agent on seeds 3, 4, 5."""
+    from krazy_gym.evaluation import evaluate, write_results
+
+    path = tmp_path_factory.mktemp("lb_fresh") / "anti-seeds345.json"
+    write_results(path, evaluate(AGENTS["anti"], BENCHMARK, seeds=[3, 4, 5], progress=False))
+    return path
+
+
+@pytest.fixture(scope="session")
 def ranked_db(tmp_path_factory, results_files) -> Path:
     """A database with all three submissions (never modified: copy it with ``db_copy``)."""
     from leaderboard import api

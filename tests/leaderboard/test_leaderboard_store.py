@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lb_helpers import BENCHMARK, HERE, load_json, write_sealed
+from lb_helpers import BENCHMARK, HERE, load_json
 
 from leaderboard import store
 
@@ -106,11 +106,9 @@ def test_eight_processes_submitting_at_once_all_land_once(single_seed_files, res
 
 
 def test_submit_killed_inside_the_transaction_leaves_the_database_as_it_was(
-    results_files, db_copy, tmp_path
+    fresh_results, db_copy, tmp_path
 ):
-    data = load_json(results_files["anti"])
-    data["created"] = "2031-01-01T00:00:00Z"  # a new, valid submission
-    new = write_sealed(tmp_path / "new.json", data)
+    new = fresh_results  # a valid run that is not in the database yet
     before = db_copy.read_bytes()
     rows_before = store.list_submissions(db_copy)
     marker = tmp_path / "inside-transaction"

@@ -164,6 +164,17 @@ def _duplicate(results_files, tmp_path):
     return results_files["random"]  # already in the database
 
 
+def _same_run_resealed(results_files, tmp_path):
+    # the stored random run under another name and date, with a valid new sha256
+    def edit(d):
+        d["agent"]["name"] = "definitely-new-agent"
+        d["created"] = "2030-01-01T00:00:00Z"
+
+    data = load_json(results_files["random"])
+    edit(data)
+    return write_sealed(tmp_path / "renamed.json", data)
+
+
 BAD_INPUTS = {
     # case: (make file, failed check, phrases the message must contain)
     "malformed_json": (_malformed, "json", ["not valid JSON", "line", "column"]),
@@ -176,6 +187,7 @@ BAD_INPUTS = {
     "nan_return": (_nan, "returns", ["returns[2][5][3]", "nan", "finite"]),
     "inf_return": (_inf, "returns", ["returns[0][9][0]", "-inf", "finite"]),
     "duplicate": (_duplicate, "duplicate", ["already stored as submission #2"]),
+    "same_run_resealed": (_same_run_resealed, "duplicate", ["same raw returns", "submission #2"]),
     "oversized": (_oversized, "size", ["50,000,001 bytes", "limit is 50,000,000 bytes"]),
     "unknown_benchmark": (_unknown_benchmark, "benchmark", ["'NoSuchBench'", "KrazyWorld-Hard"]),
 }
@@ -248,12 +260,10 @@ def test_verify_marks_verified_only_when_scores_match(results_files, tmp_path, c
     assert not rows["anti-greedy"].verified
 
 
-def test_verify_with_a_broken_factory_changes_nothing(results_files, db_copy, tmp_path, capsys):
-    data = load_json(results_files["greedy"])
-    data["created"] = "2030-01-01T00:00:00Z"  # a new file (new sha256), not a duplicate
-    path = write_sealed(tmp_path / "new.json", data)
+def test_verify_with_a_broken_factory_changes_nothing(fresh_results, db_copy, capsys):
     before = db_copy.read_bytes()
-    assert main(["submit", str(path), "--db", str(db_copy), "--verify", "no_such_module:make"]) == 2
+    assert main(["submit", str(fresh_results), "--db", str(db_copy),
+                 "--verify", "no_such_module:make"]) == 2
     err = capsys.readouterr().err
     assert "rejected (verify)" in err and "no_such_module" in err
     assert db_copy.read_bytes() == before
