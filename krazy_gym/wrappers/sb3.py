@@ -137,6 +137,8 @@ class SB3VecEnv(VecEnv):
 
     # -- attribute access ----------------------------------------------------------------------
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        if attr_name == "render_mode":  # the vector env's own (SB3 asks for it per env)
+            return [getattr(self.vec_env, "render_mode", None)] * len(self._get_indices(indices))
         values = list(self._attr_env.get_attr(attr_name))
         return [values[i] for i in self._get_indices(indices)]
 
