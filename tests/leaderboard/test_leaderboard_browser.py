@@ -48,16 +48,18 @@ def _chromium() -> tuple[str, str]:
 @pytest.fixture
 def served_page(ranked_db, tmp_path):
     """``python -m leaderboard serve --port 0`` on the ranked database; yields its URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "leaderboard", "serve", "--db", str(ranked_db),
-         "--dir", str(tmp_path / "site"), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    log = tmp_path / "serve.log"
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "leaderboard", "serve", "--db", str(ranked_db),
+             "--dir", str(tmp_path / "site"), "--port", "0"],
+            stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
     try:
         line = proc.stdout.readline()
         match = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
-        assert match, f"serve printed {line!r} (exit code {proc.poll()})"
+        assert match, f"serve printed {line!r} (exit code {proc.poll()}): {log.read_text()}"
         yield match.group(1)
     finally:
         proc.terminate()
@@ -66,6 +68,7 @@ def served_page(ranked_db, tmp_path):
 
 @pytest.fixture
 def browser(tmp_path):
+    pytest.importorskip("selenium", reason="selenium drives Chromium (pip install selenium)")
     binary, driver_path = _chromium()
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
