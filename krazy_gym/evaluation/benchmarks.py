@@ -25,7 +25,9 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from krazy_gym.evaluation._random_scores import RANDOM_SCORES
@@ -133,16 +135,74 @@ class Benchmark:
         return gym.make(self.env_id, **{**self.env_kwargs, **overrides})
 
     def tasks(self) -> list:
-        """The held-out test tasks: ``sample_tasks(num_test_tasks, split="test")``."""
+        """The held-out test tasks: the first ``num_test_tasks`` of ``split="test"``.
+
+        Read from the stored task file (:meth:`stored_tasks_path`) when there is one for this
+        exact definition — generating Krazy World boards takes seconds, loading them
+        milliseconds — else generated with ``sample_tasks``. A test checks that the stored
+        files equal freshly generated tasks.
+        """
         cached = _TASK_CACHE.get(self._task_cache_key())
         if cached is None:
-            env = self.make_env()
-            try:
-                cached = tuple(env.unwrapped.sample_tasks(self.num_test_tasks, split="test"))
-            finally:
-                env.close()
+            stored = self.load_stored_tasks()
+            cached = tuple(stored if stored is not None else self.generate_tasks())
             _TASK_CACHE[self._task_cache_key()] = cached
         return list(cached)
+
+    def generate_tasks(self) -> list:
+        """``env.unwrapped.sample_tasks(num_test_tasks, split="test")`` (no stored file)."""
+        env = self.make_env()
+        try:
+            return list(env.unwrapped.sample_tasks(self.num_test_tasks, split="test"))
+        finally:
+            env.close()
+
+    def stored_tasks_path(self) -> Path:
+        """``krazy_gym/evaluation/tasks-<name>-v<version>.json`` (package data)."""
+        return Path(__file__).with_name(f"tasks-{self.full_name}.json")
+
+    def _stored_header(self) -> dict[str, Any]:
+        return {
+            "benchmark": self.full_name,
+            "env_id": self.env_id,
+            "env_kwargs": dict(self.env_kwargs),
+            "num_test_tasks": self.num_test_tasks,
+        }
+
+    def load_stored_tasks(self) -> list | None:
+        """The stored test tasks, or None if there is no file for this exact definition."""
+        path = self.stored_tasks_path()
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("header") != self._stored_header():
+            return None
+        from krazy_gym.tasks import Task
+
+        try:
+            return [Task.from_dict(d) for d in data["tasks"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            # the task format changed since the file was written: generate (slow but right)
+            warnings.warn(
+                f"{path.name} no longer loads ({exc}); generating the test tasks instead. "
+                "Regenerate it with `python -m krazy_gym.evaluation.calibrate --tasks`.",
+                stacklevel=2,
+            )
+            return None
+
+    def write_stored_tasks(self) -> Path:
+        """Generate the test tasks and store them (atomically) in :meth:`stored_tasks_path`."""
+        from krazy_gym.evaluation.results import write_text_atomic
+
+        def dumps(obj: Any) -> str:
+            return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+        tasks = self.generate_tasks()
+        path = self.stored_tasks_path()
+        lines = ",\n".join(dumps(t.to_dict()) for t in tasks)  # one task per line
+        write_text_atomic(path, f'{{"header":{dumps(self._stored_header())},\n"tasks":[\n{lines}\n]}}\n')
+        _TASK_CACHE.pop(self._task_cache_key(), None)
+        return path
 
     def _task_cache_key(self) -> str:
         return json.dumps([self.env_id, self.env_kwargs, self.num_test_tasks], sort_keys=True)

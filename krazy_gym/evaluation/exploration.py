@@ -6,7 +6,8 @@ Each benchmark names a ``metric_kind``; its extractor turns the info of an episo
 * ``generic`` (every benchmark): ``episode_length``.
 * ``krazy_world``: ``goals`` (goals collected), ``deaths`` (1 if the episode ended on a death
   tile), ``keys``, ``teleports`` and ``tile_types_visited`` as reported by the env, plus
-  ``tile_types_visited_fraction`` — the paper's "fraction of tile types visited".
+  ``tile_types_visited_fraction`` — the paper's "fraction of tile types visited" (distinct
+  tile types stood on / number of tile types).
 * ``maze``: ``success`` (1 if the goal was reached) and ``path_length_ratio`` (episode length /
   ``info["optimal_length"]``; ≥ 1 on success).
 """
@@ -18,43 +19,20 @@ from typing import Any
 
 import numpy as np
 
-#: number of Krazy World tile types (NORMAL, GOAL, ICE, DEATH, WALL, LOCK, KEY, TELEPORTER,
-#: ENERGY): the denominator of the visited fraction when the env reports a count
+#: fallback number of Krazy World tile types (NORMAL, GOAL, ICE, DEATH, WALL, LOCK, KEY,
+#: TELEPORTER, ENERGY); the denominator of the visited fraction is ``NUM_TILE_TYPES`` of
+#: ``krazy_gym.krazy_world.task``
 KRAZY_WORLD_TILE_TYPES = 9
 
 KRAZY_WORLD_KEYS = ("goals", "deaths", "keys", "teleports", "tile_types_visited")
 
 
-def info_value(infos: Mapping[str, Any], key: str, row: int) -> Any:
-    """``infos[key][row]`` of a vector-env info dict (None if the row has no such entry)."""
-    if key not in infos:
-        return None
-    mask = infos.get(f"_{key}")
-    if mask is not None and not bool(np.asarray(mask)[row]):
-        return None
-    return infos[key][row]
-
-
-def final_info(infos: Mapping[str, Any], row: int) -> dict[str, Any]:
-    """The info of ``row``'s last step when its episode just ended (same-step autoreset).
-
-    Handles Gymnasium's layout (``infos["final_info"]`` a dict of per-row arrays with
-    ``_key`` masks) and a per-row sequence of dicts.
-    """
-    fi = infos.get("final_info")
-    if fi is None:
-        return {}
-    if isinstance(fi, Mapping):
-        out = {}
-        for key in fi:
-            if key.startswith("_"):
-                continue
-            value = info_value(fi, key, row)
-            if value is not None:
-                out[key] = value
-        return out
-    item = fi[row]
-    return dict(item) if isinstance(item, Mapping) else {}
+def _num_tile_types() -> int:
+    try:
+        from krazy_gym.krazy_world.task import NUM_TILE_TYPES
+    except ImportError:  # pragma: no cover - the family is part of the package
+        return KRAZY_WORLD_TILE_TYPES
+    return int(NUM_TILE_TYPES)
 
 
 def _number(value: Any) -> float | None:
@@ -66,36 +44,71 @@ def _number(value: Any) -> float | None:
     return None
 
 
+def info_column(infos: Mapping[str, Any] | None, key: str, rows: np.ndarray) -> np.ndarray:
+    """``final_info[key]`` for ``rows`` as float64 (0 where the env reported nothing)."""
+    out = np.zeros(len(rows), dtype=np.float64)
+    if infos is None:
+        return out
+    if isinstance(infos, Mapping):
+        if key not in infos:
+            return out
+        values = np.asarray(infos[key])
+        if values.dtype == object:
+            picked = [_number(values[r]) for r in rows]
+            vals = np.array([0.0 if v is None else v for v in picked])
+        else:
+            vals = values[rows].astype(np.float64)
+        mask = infos.get(f"_{key}")
+        return vals if mask is None else np.where(np.asarray(mask)[rows], vals, 0.0)
+    for j, r in enumerate(rows):  # a sequence of per-row dicts
+        item = infos[r]
+        num = _number(item.get(key)) if isinstance(item, Mapping) else None
+        out[j] = 0.0 if num is None else num
+    return out
+
+
 class MetricRecorder:
-    """Collects per-episode metrics for one batch: ``values[name][row][episode]``."""
+    """Collects per-episode metrics for one batch: ``values[name][row, episode]``."""
 
     def __init__(self, kind: str, num_rows: int, num_episodes: int) -> None:
         self.kind = kind
         self.names = ["episode_length"]
         if kind == "krazy_world":
             self.names += [*KRAZY_WORLD_KEYS, "tile_types_visited_fraction"]
+            self._tile_types = _num_tile_types()
         elif kind == "maze":
             self.names += ["success", "path_length_ratio"]
         self.values = {n: np.zeros((num_rows, num_episodes)) for n in self.names}
 
     def record(
-        self, row: int, episode: int, info: Mapping[str, Any], length: int, terminated: bool
+        self,
+        rows: np.ndarray,
+        episodes: np.ndarray,
+        final_infos: Mapping[str, Any] | None,
+        lengths: np.ndarray,
+        terminated: np.ndarray,
     ) -> None:
+        """Record the episodes that just ended in ``rows`` (vectorised over rows)."""
         v = self.values
-        v["episode_length"][row, episode] = length
+        v["episode_length"][rows, episodes] = lengths
         if self.kind == "krazy_world":
+            fast = isinstance(final_infos, Mapping)
             for key in KRAZY_WORLD_KEYS:
-                num = _number(info.get(key))
-                if num is None and key == "tile_types_visited" and key in info:
-                    num = float(np.count_nonzero(np.asarray(info[key])))
-                v[key][row, episode] = 0.0 if num is None else num
-            raw = info.get("tile_types_visited")
-            if raw is not None and np.asarray(raw).ndim == 1:
-                total = np.asarray(raw).size
-            else:
-                total = int(info.get("num_tile_types", KRAZY_WORLD_TILE_TYPES))
-            v["tile_types_visited_fraction"][row, episode] = v["tile_types_visited"][row, episode] / total
+                column = final_infos.get(key) if fast else None
+                if column is not None and getattr(column, "dtype", None) not in (None, np.dtype(object)):
+                    # gymnasium layout; every finished row has a final info
+                    v[key][rows, episodes] = column[rows]
+                else:
+                    v[key][rows, episodes] = info_column(final_infos, key, rows)
         elif self.kind == "maze":
-            v["success"][row, episode] = 1.0 if terminated else 0.0
-            optimal = _number(info.get("optimal_length"))
-            v["path_length_ratio"][row, episode] = length / optimal if optimal else 0.0
+            v["success"][rows, episodes] = np.asarray(terminated, dtype=np.float64)
+            optimal = info_column(final_infos, "optimal_length", rows)
+            safe = np.where(optimal > 0, optimal, 1.0)
+            v["path_length_ratio"][rows, episodes] = np.where(optimal > 0, lengths / safe, 0.0)
+
+    def finish(self) -> dict[str, np.ndarray]:
+        """The recorded arrays, with derived metrics filled in."""
+        v = self.values
+        if self.kind == "krazy_world":
+            v["tile_types_visited_fraction"] = v["tile_types_visited"] / self._tile_types
+        return v

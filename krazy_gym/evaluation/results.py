@@ -14,7 +14,6 @@ top-level field with sorted keys and compact separators — so any edit to the f
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import json
@@ -83,8 +82,8 @@ def content_sha256(data: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(data)).hexdigest()
 
 
-def _shape(name: str, value: Any, depth: int) -> tuple[int, ...]:
-    """Shape of a rectangular nested list of finite numbers; ResultsError naming ``name``."""
+def _shape_slow(name: str, value: Any, depth: int) -> tuple[int, ...]:
+    """Shape of a rectangular nested list of finite numbers; ResultsError naming the element."""
     if depth == 0:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ResultsError(f"{name}: expected a number, got {type(value).__name__}")
@@ -93,23 +92,60 @@ def _shape(name: str, value: Any, depth: int) -> tuple[int, ...]:
         return ()
     if not isinstance(value, list) or not value:
         raise ResultsError(f"{name}: expected a non-empty list")
-    inner = {_shape(f"{name}[{i}]", v, depth - 1) for i, v in enumerate(value)}
+    inner = {_shape_slow(f"{name}[{i}]", v, depth - 1) for i, v in enumerate(value)}
     if len(inner) != 1:
         raise ResultsError(f"{name}: ragged array (rows of different lengths)")
     return (len(value), *inner.pop())
 
 
-def validate_results(data: Any) -> None:
+def _shape(name: str, value: Any, depth: int) -> tuple[int, ...]:
+    """:func:`_shape_slow` with a vectorised fast path for the (usual) valid case."""
+    import numpy as np
+
+    try:
+        arr = np.array(value, dtype=object)
+    except ValueError:
+        arr = None
+    if arr is not None and arr.ndim == depth and arr.size:
+        flat = arr.ravel().tolist()
+        if {type(x) for x in flat} <= {int, float}:
+            if np.isfinite(np.asarray(flat, dtype=np.float64)).all():
+                return tuple(int(n) for n in arr.shape)
+    return _shape_slow(name, value, depth)  # invalid: find and name the offending element
+
+
+#: array-valued fields checked by :func:`_shape` instead of the (slow, per-element) schema
+_ARRAY_FIELDS = ("returns", "exploration_metrics")
+
+
+def _schema_view(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with big numeric arrays replaced by 1-element stand-ins of the same depth
+    (the arrays themselves are checked element by element by :func:`_shape`)."""
+    view = dict(data)
+    if isinstance(view.get("returns"), list) and view["returns"]:
+        view["returns"] = [[[0.0]]]
+    metrics = view.get("exploration_metrics")
+    if isinstance(metrics, Mapping):
+        stand_in = {}
+        for k, v in metrics.items():
+            is3 = isinstance(v, list) and v and isinstance(v[0], list) and v[0] and isinstance(v[0][0], list)
+            stand_in[k] = [[[0.0]]] if is3 else ([[0.0]] if isinstance(v, list) and v else v)
+        view["exploration_metrics"] = stand_in
+    return view
+
+
+def validate_results(data: Any, *, check_sha256: bool = True) -> None:
     """Raise :class:`ResultsError` naming the field if ``data`` is not a valid results dict.
 
     Checks, in order: the JSON Schema; ``returns`` is seeds × tasks × episodes with
     ``len(seeds)`` rows, ``benchmark.num_test_tasks`` tasks and explore + exploit episodes;
     the top-level and benchmark protocol fields agree; every exploration metric is
-    seeds × tasks (× episodes); every number is finite; ``sha256`` matches the content.
+    seeds × tasks (× episodes); every number is finite; ``sha256`` matches the content
+    (skipped with ``check_sha256=False``, for data just sealed by :func:`seal_results`).
     """
     if not isinstance(data, Mapping):
         raise ResultsError(f"results must be a JSON object, got {type(data).__name__}")
-    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator().iter_errors(_schema_view(data)), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
         raise ResultsError(f"results field {_field_path(err)}: {err.message}")
@@ -129,12 +165,14 @@ def validate_results(data: Any) -> None:
         )
     for name, arr in data["exploration_metrics"].items():
         field = f"exploration_metrics.{name}"
-        depth = 3 if isinstance(arr[0][0], list) else 2
+        depth = 3 if arr and isinstance(arr[0], list) and arr[0] and isinstance(arr[0][0], list) else 2
         mshape = _shape(field, arr, depth)
         if mshape[:2] != expected[:2] or (depth == 3 and mshape[2] != episodes):
             raise ResultsError(
                 f"{field}: shape {mshape} does not match seeds × tasks (× episodes) {expected}"
             )
+    if not check_sha256:  # the caller has just computed it (seal_results)
+        return
     actual = content_sha256(data)
     if data["sha256"] != actual:
         raise ResultsError(
@@ -144,8 +182,11 @@ def validate_results(data: Any) -> None:
 
 
 def seal_results(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``data`` with ``schema_version`` and a fresh ``sha256`` filled in."""
-    sealed = copy.deepcopy(dict(data))
+    """A new top-level dict: ``data`` with ``schema_version`` and a fresh ``sha256`` filled in.
+
+    Nested values are shared with ``data``, not copied (results can be large).
+    """
+    sealed = dict(data)
     sealed.setdefault("schema_version", SCHEMA_VERSION)
     sealed["sha256"] = content_sha256(sealed)
     return sealed
@@ -153,12 +194,18 @@ def seal_results(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
     """Write ``data`` as JSON to ``path`` via a temporary file and ``os.replace``."""
-    path = Path(path)
     text = json.dumps(data, indent=1, sort_keys=True, allow_nan=False, ensure_ascii=False)
+    write_text_atomic(path, text + "\n")
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and ``os.replace``
+    (readers see the old file or the new one, never a half-written one)."""
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -180,7 +227,7 @@ def write_results(path: str | os.PathLike, data: Mapping[str, Any]) -> dict[str,
         FileNotFoundError: the directory of ``path`` does not exist.
     """
     sealed = seal_results(data)
-    validate_results(sealed)
+    validate_results(sealed, check_sha256=False)
     parent = Path(path).parent
     if not parent.is_dir():
         raise FileNotFoundError(f"output directory {str(parent)!r} does not exist")

@@ -14,8 +14,8 @@ seed, task index, phase) or (run seed, batch start), never from which process ru
     >>> results["aggregates"]["normalised_iqm"]                         # doctest: +SKIP
 
 Each phase (explore, then exploit) starts with ``reset(seed=...)`` of every sub-env with a seed
-from ``SeedSequence(run_seed, spawn_key=(task_index, phase))``; inside a phase episodes follow
-each other through same-step autoreset. Box actions are clipped to the action space (as
+that depends only on (run seed, task index, phase) (:func:`phase_seed`); inside a phase
+episodes follow each other through same-step autoreset. Box actions are clipped to the action space (as
 stable-baselines3 does); a wrongly shaped, non-finite or out-of-range discrete action is an
 :class:`AgentError` naming the agent, the task and the step.
 """
@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import atexit
 import datetime as _dt
+import functools
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -46,7 +48,7 @@ from krazy_gym.evaluation.agents import (
     make_agent,
 )
 from krazy_gym.evaluation.benchmarks import Benchmark, get_benchmark
-from krazy_gym.evaluation.exploration import MetricRecorder, final_info
+from krazy_gym.evaluation.exploration import MetricRecorder
 from krazy_gym.evaluation.results import (
     SCHEMA_VERSION,
     seal_results,
@@ -71,12 +73,16 @@ class AgentError(EvaluationError):
 
 
 def _derive(seed: int, *key: int) -> int:
-    return int(np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key)).generate_state(1)[0])
+    """A 32-bit seed from ``seed`` and ``key`` (sha256: stable across machines and versions)."""
+    text = ":".join(str(int(k)) for k in (seed, *key))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
 
 def phase_seed(run_seed: int, task_index: int, phase: int) -> int:
-    """The ``reset(seed=...)`` of test task ``task_index`` at the start of ``phase``."""
-    return _derive(run_seed, task_index, phase)
+    """The ``reset(seed=...)`` of test task ``task_index`` at the start of ``phase``
+    (0 = explore, 1 = exploit): a distinct int per (run seed, task, phase). Gymnasium turns it
+    into a generator through ``SeedSequence``, which decorrelates neighbouring ints."""
+    return (int(run_seed) * 1_000_003 + int(task_index)) * 2 + int(phase)
 
 
 def agent_seed(run_seed: int, batch_start: int) -> int:
@@ -104,6 +110,7 @@ class UnitResult:
     metrics: dict[str, list[list[float]]]
     env_steps: int
     seconds: float = field(default=0.0)
+    vector_steps: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -113,13 +120,14 @@ class UnitResult:
             "metrics": self.metrics,
             "env_steps": self.env_steps,
             "seconds": self.seconds,
+            "vector_steps": self.vector_steps,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> UnitResult:
         return cls(
             d["seed_index"], tuple(d["task_indices"]), d["returns"], d["metrics"],
-            d["env_steps"], d.get("seconds", 0.0),
+            d["env_steps"], d.get("seconds", 0.0), d.get("vector_steps", 0),
         )
 
 
@@ -136,6 +144,8 @@ def make_units(benchmark: Benchmark, seeds: Sequence[int], batch_size: int) -> l
 # -- vector envs -----------------------------------------------------------------------------------
 
 _ENV_CACHE: dict[str, Any] = {}
+#: id(cached vector env) -> (benchmark hash, task indices) it holds after a finished unit
+_ENV_TASKS: dict[int, tuple] = {}
 
 
 def _close_cached_envs() -> None:
@@ -196,19 +206,38 @@ class _ActionChecker:
 
         self.space = space
         self.kind = "other"
+        self.fast = False
         if isinstance(space, spaces.Discrete):
             self.kind = "discrete"
             self.low, self.high = int(space.start), int(space.start + space.n)
             self.noop = np.int64(space.start)
+            self.fast = self.low == 0
         elif isinstance(space, spaces.Box):
             self.kind = "box"
             self.noop = np.clip(np.zeros(space.shape, dtype=space.dtype), space.low, space.high)
         else:
             self.noop = space.sample()
 
-    def check(self, action: Any, n: int, active: np.ndarray) -> tuple[np.ndarray, int | None, str]:
+    def check(
+        self, action: Any, n: int, active: np.ndarray, all_active: bool = False
+    ) -> tuple[np.ndarray, int | None, str]:
         """(actions to step with, first bad row or None, reason)."""
+        if (
+            self.fast
+            and type(action) is np.ndarray
+            and action.dtype == np.int64
+            and action.shape == (n,)
+            and not np.count_nonzero(action.view(np.uint64) >= self.high)
+        ):
+            return action, None, ""  # Discrete(n) with start 0 and int64 actions: one comparison
         a = np.asarray(action)
+        if self.kind == "discrete" and a.shape == (n,) and a.dtype.kind in "iu":
+            # the common case in one comparison: (a - low) as unsigned is < n iff low <= a < high
+            # (idle rows step with the agent's action: their envs are reset before reuse)
+            a = a.astype(np.int64, copy=False)
+            shifted = a - self.low if self.low else a
+            if not np.count_nonzero(shifted.view(np.uint64) >= self.high - self.low):
+                return a, None, ""
         expected = (n, *self.space.shape) if self.space.shape is not None else (n,)
         if self.kind == "discrete":
             if a.shape != (n,):
@@ -299,7 +328,12 @@ def run_unit(
     )
     envs = make_vector_env(benchmark, rows)
     native = benchmark.vectorization == "vector_entry_point"
-    if not native:
+    # give the sub-envs their tasks unless this (cached) vector env already holds exactly these
+    # tasks; tasks persist across resets, and every phase starts with a seeded reset
+    task_key = (benchmark.hash, unit.task_indices)
+    load_tasks = _ENV_TASKS.get(id(envs)) != task_key
+    _ENV_TASKS.pop(id(envs), None)
+    if load_tasks and not native:
         envs.set_attr("task", tasks)
     obs_space, act_space = envs.single_observation_space, envs.single_action_space
     checker = _ActionChecker(act_space)
@@ -310,7 +344,7 @@ def run_unit(
     episodes = benchmark.episodes
     returns = np.zeros((rows, episodes), dtype=np.float64)
     recorder = MetricRecorder(benchmark.metric_kind, rows, episodes)
-    env_steps = 0
+    vector_steps = 0
     phase_lengths = (benchmark.explore_episodes, benchmark.exploit_episodes)
     first_episode = 0
     for phase_id, (phase, n_eps) in enumerate(zip(PHASES, phase_lengths)):
@@ -319,32 +353,33 @@ def run_unit(
         if n_eps == 0:
             continue
         seeds = [phase_seed(unit.seed, t, phase_id) for t in unit.task_indices]
-        if native:
+        if native and load_tasks:
             obs, _ = envs.reset(seed=seeds, options={"task": tasks})
         else:
             obs, _ = envs.reset(seed=seeds)
+        load_tasks = False
         done_eps = np.zeros(rows, dtype=np.int64)
         ep_return = np.zeros(rows, dtype=np.float64)
-        ep_len = np.zeros(rows, dtype=np.int64)
+        ep_start = np.zeros(rows, dtype=np.int64)  # step at which each row's episode began
         active = np.ones(rows, dtype=bool)
         all_active = True
+        idle_rows = idle_obs = None  # idle rows and the final observations they are shown
         step = 0
-        while all_active or active.any():
-            where = None
-            kw = {"active": active.copy()} if act_active else {}
+        while True:
             try:
-                action = agent.act(obs, **kw)
-            except Exception as exc:  # noqa: BLE001
-                where = ctx.where(phase, f"{first_episode + int(done_eps.min(initial=0)) + 1} of {episodes}", step)
+                action = agent.act(obs, active=active.copy()) if act_active else agent.act(obs)
+            except Exception as exc:  # noqa: BLE001 - any agent failure becomes an AgentError
+                ep = f"{first_episode + int(done_eps.min(initial=0)) + 1} of {episodes}"
                 raise AgentError(
-                    f"agent {label} raised {type(exc).__name__} in act() at {where}: {exc}"
+                    f"agent {label} raised {type(exc).__name__} in act() at "
+                    f"{ctx.where(phase, ep, step)}: {exc}"
                 ) from exc
-            env_action, bad_row, reason = checker.check(action, rows, active)
+            env_action, bad_row, reason = checker.check(action, rows, active, all_active)
             if reason:
                 ep = first_episode + int(done_eps[bad_row]) + 1
                 raise AgentError(
                     f"agent {label} returned an invalid action at "
-                    f"{ctx.where(phase, f'{ep} of {episodes}', int(ep_len[bad_row]), bad_row)}: {reason}"
+                    f"{ctx.where(phase, f'{ep} of {episodes}', step - int(ep_start[bad_row]), bad_row)}: {reason}"
                 )
             try:
                 next_obs, reward, terminated, truncated, infos = envs.step(env_action)
@@ -353,63 +388,74 @@ def run_unit(
                     f"env {benchmark.env_id} raised {type(exc).__name__} at "
                     f"{ctx.where(phase, None, step)}: {exc}"
                 ) from exc
-            reward = np.asarray(reward, dtype=np.float64)
-            terminated = np.asarray(terminated, dtype=bool)
-            truncated = np.asarray(truncated, dtype=bool)
-            ended = terminated | truncated
-            if not all_active:
-                reward = np.where(active, reward, 0.0)
-                ended &= active
-                terminated = terminated & active
-                truncated = truncated & active
-            active_before = active.copy()
-            n_active = int(active.sum()) if not all_active else rows
-            env_steps += n_active
+            if all_active:
+                ended = np.logical_or(terminated, truncated)
+            else:  # idle rows: no reward, no episode end
+                reward = reward * active
+                terminated = np.logical_and(terminated, active)
+                truncated = np.logical_and(truncated, active)
+                ended = terminated | truncated
             ep_return += reward
-            ep_len += active
+            any_ended = np.count_nonzero(ended)
             true_next = next_obs
-            finished_rows = np.flatnonzero(ended)
-            if finished_rows.size:
-                true_next = np.array(next_obs, copy=True)
+            if any_ended:
+                finished = np.flatnonzero(ended)
                 final_obs = infos.get("final_obs")
-                for r in finished_rows:
-                    if final_obs is not None and final_obs[r] is not None:
-                        true_next[r] = final_obs[r]
-            okw = {"active": active.copy()} if obs_active else {}
-            _call_agent(
-                ctx, "observe", agent.observe, ctx.where(phase, None, step),
-                obs, action, reward, true_next, terminated, truncated, **okw,
-            )
-            if finished_rows.size:
-                next_obs = np.array(next_obs, copy=True)
-                for r in finished_rows:
-                    e = first_episode + int(done_eps[r])
-                    returns[r, e] = ep_return[r]
-                    recorder.record(r, e, final_info(infos, r), int(ep_len[r]), bool(terminated[r]))
-                    done_eps[r] += 1
-                    ep_return[r] = 0.0
-                    ep_len[r] = 0
-                    if done_eps[r] == n_eps:
-                        active[r] = False
-                if progress is not None:
-                    progress(int(finished_rows.size))
-                all_active = bool(active.all())
-            if not all_active:
-                next_obs = np.array(next_obs, copy=True)
-                was_idle = ~active_before
-                next_obs[was_idle] = obs[was_idle]
-                newly_idle = active_before & ~active
-                next_obs[newly_idle] = true_next[newly_idle]
-            obs = next_obs
+                if final_obs is not None:
+                    true_next = np.array(next_obs, copy=True)
+                    for r in finished:
+                        if final_obs[r] is not None:
+                            true_next[r] = final_obs[r]
+            try:
+                if obs_active:
+                    agent.observe(obs, action, reward, true_next, terminated, truncated,
+                                  active=active.copy())
+                else:
+                    agent.observe(obs, action, reward, true_next, terminated, truncated)
+            except Exception as exc:  # noqa: BLE001
+                raise AgentError(
+                    f"agent {label} raised {type(exc).__name__} in observe() at "
+                    f"{ctx.where(phase, None, step)}: {exc}"
+                ) from exc
             step += 1
+            if any_ended:
+                eps = first_episode + done_eps[finished]
+                returns[finished, eps] = ep_return[finished]
+                recorder.record(finished, eps, infos.get("final_info"),
+                                step - ep_start[finished], terminated[finished])
+                done_eps[finished] += 1
+                ep_return[finished] = 0.0
+                ep_start[finished] = step
+                now_idle = finished[done_eps[finished] == n_eps]
+                if progress is not None:
+                    progress(int(finished.size))
+                if now_idle.size:
+                    active[now_idle] = False
+                    if not active.any():
+                        break
+                    all_active = False
+                    if idle_obs is None:
+                        idle_obs = np.array(true_next, copy=True)
+                    else:
+                        idle_obs[now_idle] = true_next[now_idle]
+                    idle_rows = np.flatnonzero(~active)
+                    idle_values = idle_obs[idle_rows]
+            if not all_active:
+                # the vector envs return fresh arrays each step (gymnasium copy=True, native
+                # envs likewise), so overwriting the idle rows in place is safe
+                next_obs[idle_rows] = idle_values
+            obs = next_obs
+        vector_steps += step
         first_episode += n_eps
+    _ENV_TASKS[id(envs)] = task_key  # only after a clean finish
     return UnitResult(
         seed_index=unit.seed_index,
         task_indices=unit.task_indices,
         returns=returns.tolist(),
-        metrics={k: v.tolist() for k, v in recorder.values.items()},
-        env_steps=env_steps,
+        metrics={k: v.tolist() for k, v in recorder.finish().items()},
+        env_steps=int(recorder.values["episode_length"].sum()),
         seconds=time.perf_counter() - start_time,
+        vector_steps=vector_steps,
     )
 
 
@@ -422,6 +468,7 @@ def _run_unit_entry(args: tuple) -> dict[str, Any]:
 # -- provenance -----------------------------------------------------------------------------------
 
 
+@functools.cache
 def _version(dist: str) -> str | None:
     try:
         return importlib.metadata.version(dist)
@@ -631,12 +678,13 @@ def evaluate(
     wall = time.perf_counter() - started
     results = assemble_results(bench, seed_list, done, name, spec_label, wall, aggregates)
     results["run"] = {"batch_size": batch, "workers": workers, "engine": engine}
-    results = seal_results(results)
-    validate_results(results)
     if out is not None:
-        write_results(out, results)
+        results = write_results(out, results)  # seals, validates, writes atomically
         if ckpt is not None and ckpt.exists():
             ckpt.unlink()
+    else:
+        results = seal_results(results)
+        validate_results(results, check_sha256=False)
     return results
 
 
@@ -713,7 +761,7 @@ def assemble_results(
     n_s, n_t, n_e = len(seeds), bench.num_test_tasks, bench.episodes
     returns = np.zeros((n_s, n_t, n_e))
     metrics: dict[str, np.ndarray] = {}
-    env_steps = 0
+    env_steps = vector_steps = 0
     filled = np.zeros((n_s, n_t), dtype=bool)
     for r in units.values():
         idx = list(r.task_indices)
@@ -722,6 +770,7 @@ def assemble_results(
             metrics.setdefault(k, np.zeros((n_s, n_t, n_e)))[r.seed_index, idx] = np.asarray(v)
         filled[r.seed_index, idx] = True
         env_steps += r.env_steps
+        vector_steps += r.vector_steps
     if not filled.all():
         raise EvaluationError(f"internal: {int((~filled).sum())} (seed, task) pairs have no results")
     data: dict[str, Any] = {
@@ -736,6 +785,7 @@ def assemble_results(
         "timing": {
             "wall_seconds": round(wall, 4),
             "env_steps": int(env_steps),
+            "vector_steps": int(vector_steps),
             "steps_per_second": round(env_steps / wall, 1) if wall > 0 else 0.0,
         },
         "provenance": provenance(),

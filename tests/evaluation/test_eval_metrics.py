@@ -90,3 +90,13 @@ def test_bad_shapes_rejected():
         task_scores(np.zeros((1, 6, 3)), bench)
     with pytest.raises(ValueError, match="3-D"):
         task_scores(np.zeros((6, 4)), bench)
+
+
+@pytest.mark.parametrize("shape", [(1, 7), (3, 8), (5, 64), (4, 13)])
+def test_trimmed_mean_rows_matches_scipy(shape):
+    from scipy import stats
+
+    from krazy_gym.evaluation.metrics import trimmed_mean_rows
+
+    x = np.random.default_rng(sum(shape)).normal(size=shape)
+    np.testing.assert_allclose(trimmed_mean_rows(x), stats.trim_mean(x, 0.25, axis=1), rtol=1e-12)
