@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -178,6 +179,7 @@ class NewSubmission:
 
 def _database_errors(func):
     """Report SQLite's own failures (not a database, disk full, ...) as :class:`StoreError`."""
+
     @functools.wraps(func)
     def wrapper(path, *args, **kwargs):
         try:
@@ -201,7 +203,7 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
             # roll the database back to its last committed state first.
             with contextlib.closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)) as rw:
                 rw.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        uri = f"file:{path.resolve().as_posix()}?mode=ro"
+        uri = f"file:{quote(path.resolve().as_posix())}?mode=ro"
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -285,10 +287,16 @@ def insert_submission(path: str | os.PathLike[str], sub: NewSubmission, submitte
     """Store one submission in a single ``BEGIN IMMEDIATE`` transaction; return its id.
 
     Raises :class:`DuplicateSubmissionError` (nothing written) when a row with the same sha256
-    exists. Any failure rolls the transaction back.
+    or :func:`run_key` exists. Any failure rolls the transaction back.
     """
     path = Path(path)
     returns = np.ascontiguousarray(sub.returns, dtype="<f8")
+    # (No clean-up of a new, still empty file on failure: another process may be inside its
+    # first transaction on that same file, and unlinking it would lose that submission.)
+    return _insert(path, sub, returns, submitted_at)
+
+
+def _insert(path: Path, sub: NewSubmission, returns: np.ndarray, submitted_at: str) -> int:
     with contextlib.closing(_connect(path, readonly=False)) as conn:
         _begin_immediate(conn)
         try:
