@@ -246,10 +246,12 @@ class TrialVectorWrapper(_LayoutMixin, VectorWrapper):
     observation is already the first of the next trial and ``info["final_obs"][i]`` /
     ``info["final_info"]`` hold the trial's last (augmented) observation and info.
 
-    How the task changes at the trial boundary: when sub-env ``i`` starts the last episode of
-    its trial, the wrapper sets its next task with ``set_attr("task", ...)``; the task API
-    applies a set task at the env's next reset, here the inner autoreset that ends the trial.
-    (Sub-envs not at that point get their current task again, which changes nothing.)
+    How the task changes at the trial boundary: in the step where sub-env ``i``'s trial ends,
+    the wrapper draws its next task, hands it over with ``set_attr("task", ...)`` (the other
+    sub-envs get their current task again, which changes nothing) and resets just the ended
+    sub-envs with ``reset(options={"reset_mask": ...})``, so the returned observation is the
+    first of the new task. The inner vector env must therefore accept ``reset_mask``
+    (gymnasium's Sync/Async vector envs and krazy_gym's native ones do).
     Inner mid-trial episode ends are reported as ``info["episode_final_obs"]`` /
     ``info["episode_final_info"]`` (with ``_episode_final_obs`` masks).
 
@@ -292,7 +294,6 @@ class TrialVectorWrapper(_LayoutMixin, VectorWrapper):
         self._episode = np.zeros(n, dtype=np.int64)
         self._episode_return = np.zeros(n, dtype=np.float64)
         self._current: list[Task] = []
-        self._next: list[Task | None] = [None] * n
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -338,15 +339,15 @@ class TrialVectorWrapper(_LayoutMixin, VectorWrapper):
         )
 
     # -- task hand-over ------------------------------------------------------------------------
-    def _schedule_next(self, entering_last: np.ndarray) -> None:
-        """Draw the next trial's task for envs entering their last episode and hand it over."""
-        if not np.any(entering_last):
-            return
-        for i in np.flatnonzero(entering_last):
-            self._next[i] = self._schedule.next(self.trial_rng)
-        values = [self._next[i] if self._next[i] is not None else self._current[i]
-                  for i in range(self.num_envs)]
-        self.env.unwrapped.set_attr("task", values)
+    def _start_new_trials(self, ended: np.ndarray) -> np.ndarray:
+        """Give the ended sub-envs their next task and reset them; return their observations."""
+        idx = np.flatnonzero(ended)
+        for i in idx:
+            self._current[i] = self._schedule.next(self.trial_rng)
+        base = self.env.unwrapped
+        base.set_attr("task", list(self._current))
+        obs, _ = self.env.reset(options={"reset_mask": ended.copy()})
+        return self._encode_obs(obs)[idx]
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
@@ -367,11 +368,9 @@ class TrialVectorWrapper(_LayoutMixin, VectorWrapper):
         self.env.unwrapped.set_attr("task", tasks)
         obs, info = self.env.reset(seed=seed, options=options or None)
         self._current = list(tasks)
-        self._next = [None] * self.num_envs
         self._episode[:] = 0
         self._episode_return[:] = 0.0
         n = self.num_envs
-        self._schedule_next(np.full(n, self.episodes_per_trial == 1))
         out = self._augment(self._encode_obs(obs), self._act_enc.zeros(n), np.zeros(n), np.zeros(n))
         info = dict(info)
         info.update(
@@ -427,19 +426,15 @@ class TrialVectorWrapper(_LayoutMixin, VectorWrapper):
                 key: value for key, value in info.items() if not key.startswith("final")
             }
             info["_final_info"] = trial_done.copy()
-            # the new trial's first observation: no previous action, reward or done flag
+            # the new trial's first observation: new task, no previous action/reward/done flag
+            out[idx, self.obs_slice] = self._start_new_trials(trial_done)
             out[idx, self.action_slice] = 0.0
             out[idx, self.reward_index] = 0.0
             out[idx, self.done_index] = 0.0
-            for i in idx:
-                self._current[i] = self._next[i]
-                self._next[i] = None
         # advance the counters
         self._episode[episode_done] += 1
         self._episode[trial_done] = 0
         self._episode_return[episode_done] = 0.0
-        entering_last = episode_done & (self._episode == k - 1)
-        self._schedule_next(entering_last)
         terminated_out = trial_done.copy()
         truncated_out = np.zeros(n, dtype=bool)
         return out, reward, terminated_out, truncated_out, info

@@ -240,3 +240,26 @@ def test_make_trial_vec_runs_classic_families_in_sync_and_async_mode():
             assert terminated.tolist() == [t == 19] * 2
             assert obs[:, -1].tolist() == [float(t == 9)] * 2
         venv.close()
+
+
+@pytest.mark.parametrize("env_id", ["KrazyGym/Maze-v0", "KrazyGym/KrazyWorld-Easy-v0"])
+def test_native_vector_envs_switch_task_exactly_at_trial_ends(env_id):
+    kwargs = {"size": 3, "min_distance": 2} if "Maze" in env_id else {}
+    single = gym.make(env_id, **kwargs).unwrapped
+    tasks = single.sample_tasks(3, split="test")
+    venv = make_trial_vec(env_id, 2, episodes_per_trial=2, tasks=tasks, **kwargs)
+    obs, _ = venv.reset(seed=0)
+    assert venv.get_trial_tasks() == tasks[:2]
+    rng = np.random.default_rng(0)
+    ends = 0
+    for _ in range(400):
+        obs, _, terminated, _, info = venv.step(rng.integers(0, 4, size=2))
+        assert list(venv.get_attr("task")) == venv.get_trial_tasks()
+        for i in np.flatnonzero(terminated):
+            ends += 1
+            first, _ = single.reset(options={"task": venv.get_trial_tasks()[i]})
+            np.testing.assert_array_equal(obs[i, venv.obs_slice], first)
+            assert info["final_obs"][i][venv.done_index] == 1.0
+    assert ends >= 4
+    # the cycle hands tasks out in order, trial after trial
+    assert venv.get_trial_tasks()[0] in tasks
