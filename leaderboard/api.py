@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,8 @@ class SubmitResult:
 def verify_scores(sub: store.NewSubmission, factory_spec: str) -> tuple[bool, str]:
     """Re-run ``factory_spec`` through the harness on the submission's benchmark and seeds.
 
+    The run uses the submitted file's batch size (``run.batch_size``) when it records one.
+
     Returns ``(matches, report)``: whether every seed × task score of the re-run equals the
     submitted one (within :data:`VERIFY_RTOL`/:data:`VERIFY_ATOL`), and a one-line report.
     """
@@ -76,7 +79,11 @@ def verify_scores(sub: store.NewSubmission, factory_spec: str) -> tuple[bool, st
     from krazy_gym.evaluation.runner import evaluate
 
     bench = get_benchmark(sub.benchmark_name)
-    rerun = evaluate(factory_spec, bench, seeds=list(sub.seeds), progress=False)
+    # the batch size shapes an agent's random stream, so re-run with the submitted one
+    batch_size = json.loads(sub.document).get("run", {}).get("batch_size")
+    rerun = evaluate(
+        factory_spec, bench, seeds=list(sub.seeds), batch_size=batch_size, progress=False
+    )
     rerun_returns = np.asarray(rerun["returns"], dtype=np.float64)
     if rerun_returns.shape != sub.returns.shape:
         return False, (

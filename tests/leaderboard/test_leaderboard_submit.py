@@ -290,3 +290,16 @@ def test_default_database_comes_from_the_environment(results_files, tmp_path, mo
     assert store.get_document(db, 1) == load_json(results_files["random"])
     monkeypatch.delenv(api.DB_ENV)
     assert api.default_db() == REPO / "leaderboard" / "leaderboard.db"
+
+
+def test_verify_reruns_with_the_submitted_batch_size(tmp_path, capsys):
+    """A stochastic agent's random stream depends on the batch size: verify must reuse it."""
+    from krazy_gym.evaluation import evaluate, write_results
+
+    path = tmp_path / "random-batch25.json"
+    write_results(path, evaluate(AGENTS["random"], BENCHMARK, seeds=[7], batch_size=25,
+                                 progress=False))
+    assert main(["submit", str(path), "--db", str(tmp_path / "board.db"),
+                 "--verify", AGENTS["random"]]) == 0
+    assert "verified:" in capsys.readouterr().out
+    assert store.list_submissions(tmp_path / "board.db")[0].verified
