@@ -84,6 +84,11 @@ def _parse(raw: bytes, path: Path) -> dict[str, Any]:
             f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; "
             "submit the file exactly as `krazy-gym evaluate --out` wrote it",
         ) from None
+    except RecursionError:
+        raise SubmissionError(
+            "json", f"{path} nests JSON too deeply to be a results file; submit the file "
+            "exactly as `krazy-gym evaluate --out` wrote it"
+        ) from None
     if not isinstance(data, dict):
         raise SubmissionError("json", f"the top level of {path} must be a JSON object, "
                                       f"got {type(data).__name__}")
@@ -129,7 +134,13 @@ def check_finite_returns(data: dict[str, Any]) -> None:
     returns = data.get("returns")
     if not isinstance(returns, list):
         return  # missing or wrong type: the schema check names it
-    found = _first_non_finite(returns)
+    try:
+        found = _first_non_finite(returns)
+    except RecursionError:
+        raise SubmissionError(
+            "returns", "returns nests lists too deeply; it must be seeds × tasks × episodes "
+            "numbers — submit the file exactly as `krazy-gym evaluate` wrote it"
+        ) from None
     if found is not None:
         index, value = found
         where = "returns" + "".join(f"[{i}]" for i in index)
