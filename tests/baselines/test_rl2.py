@@ -21,6 +21,16 @@ from krazy_gym.classic.bandit import BanditTask  # noqa: E402
 from krazy_gym.classic.tabular_mdp import TabularMDPTask  # noqa: E402
 from krazy_gym.wrappers import TrialVectorWrapper, TrialWrapper, make_trial_vec  # noqa: E402
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny models: OpenMP threads only add synchronisation (and stall on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 TINY = dict(hidden_size=8, trials_per_iteration=16, task_pool_size=20, ppo_epochs=2,
             minibatches=2, episodes_per_trial=4, num_threads=1)
 

@@ -17,6 +17,15 @@ from baselines.common.recurrent import (  # noqa: E402
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny models: OpenMP threads only add synchronisation (and stall on a busy machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _tiny(discrete: bool = True, seed: int = 3) -> RecurrentActorCritic:
     model = RecurrentActorCritic(3, 2, discrete, hidden_size=4,
                                  generator=torch.Generator().manual_seed(seed))

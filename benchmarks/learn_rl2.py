@@ -1,0 +1,178 @@
+"""RL² / E-RL² learning benchmarks against the RL² paper's anchors (Duan et al. 2016).
+
+Trains with the real training code (:class:`baselines.rl2.Run`, the same loop as
+``python -m baselines.train --algo rl2``) and, every ``--eval-every`` iterations, scores the
+policy on **held-out test tasks** (``split="test"``) with fresh trials. Prints one line per
+evaluation and a final summary line with the best score, the training time (evaluation
+excluded) and when the anchor was first reached.
+
+Problems (``--problem``):
+
+* ``bandit5x10``: Bernoulli bandit, 5 arms, 10 pulls per trial; anchor ≥ 6.5 (paper RL² 6.7,
+  Gittins 6.6, random 5.0).
+* ``bandit5x100``: 5 arms, 100 pulls; anchor ≥ 78 (paper 78.7, Gittins 78.3, random 49.9).
+* ``tabular10``: tabular MDP (10 states, 5 actions, 10 steps/episode), 10 episodes per trial;
+  anchor ≥ 150 (paper 156.2, random 100.1).
+* ``maze``: held-out mazes, 2 episodes per trial: the fraction of trials whose second episode
+  is shorter than the first.
+* ``krazy-medium``: ``KrazyWorld-Medium``, RL² (``--explore-episodes 0``) or E-RL² (``p > 0``):
+  the exploit-episode return on held-out tasks.
+
+Example (the figures in docs/results.md, section rl2)::
+
+    nice -n 10 python benchmarks/learn_rl2.py --problem bandit5x10 --budget-minutes 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from baselines import rl2  # noqa: E402
+from baselines.common.config import apply_overrides  # noqa: E402
+
+PROBLEMS = {
+    # name: (env id, config overrides, anchor or None, paper figure text)
+    "bandit5x10": ("KrazyGym/Bandit-v0", {}, 6.5, "paper RL² 6.7, Gittins 6.6, random 5.0"),
+    "bandit5x100": ("KrazyGym/Bandit-v0", {"episodes_per_trial": 100, "trials_per_iteration": 256},
+                    78.0, "paper RL² 78.7, Gittins 78.3, random 49.9"),
+    "tabular10": ("KrazyGym/TabularMDP-v0", {}, 150.0, "paper RL² 156.2, random 100.1"),
+    "maze": ("KrazyGym/Maze-v0", {"episodes_per_trial": 2}, None,
+             "second episode shorter than the first in most trials"),
+    "krazy-medium": ("KrazyGym/KrazyWorld-Medium-v0", {}, None, "RL² vs E-RL², equal budget"),
+}
+
+
+def test_sampler(config: rl2.Config, num_tasks: int, seed: int):
+    """A sampler of the same kind as training's, over the family's held-out test tasks."""
+    test_cfg = dataclasses.replace(config, task_pool_size=1)
+    rng = np.random.default_rng(seed)
+    sampler = rl2.make_sampler(test_cfg, rng)
+    env = rl2._make_single(config.env_id)
+    tasks = env.unwrapped.sample_tasks(num_tasks, split="test")
+    fresh = type(sampler)
+    if fresh.__name__ == "VectorEnvTrials":
+        return fresh(config.env_id, config.trials_per_iteration, config.episodes_per_trial, tasks, rng)
+    if fresh.__name__ == "TabularMDPTrials":
+        return fresh(tasks, config.episodes_per_trial, rng, horizon=sampler.horizon)
+    return fresh(tasks, config.episodes_per_trial, rng)
+
+
+@torch.inference_mode()
+def evaluate(run: rl2.Run, sampler, num_trials: int, seed: int) -> dict[str, float]:
+    """Mean returns over ``num_trials`` test trials (sampling policy) plus maze statistics."""
+    batch_size = run.config.trials_per_iteration if type(sampler).__name__ == "VectorEnvTrials" else num_trials
+    gen = torch.Generator().manual_seed(seed)
+    returns, first_len, second_len = [], [], []
+    per_episode = []
+    done = 0
+    while done < num_trials:
+        batch = rl2.collect_trials(run.model, sampler, batch_size, gen)
+        returns.append(batch.rewards.sum(0))
+        k = run.config.episodes_per_trial
+        per_episode.append(torch.stack(
+            [(batch.rewards * (batch.episode_index == e)).sum(0) for e in range(k)]))
+        lengths = torch.stack([((batch.episode_index == e) * batch.valid).sum(0) for e in range(k)])
+        first_len.append(lengths[0])
+        second_len.append(lengths[min(1, k - 1)])
+        done += batch_size
+    ret = torch.cat(returns)
+    per_ep = torch.cat(per_episode, dim=1).mean(1)
+    f, s = torch.cat(first_len), torch.cat(second_len)
+    p = run.config.explore_episodes
+    return {
+        "trial_return": float(ret.mean()),
+        "trial_return_sem": float(ret.std() / np.sqrt(len(ret))),
+        "exploit_return": float(per_ep[p:].mean()),
+        "first_episode_steps": float(f.float().mean()),
+        "second_episode_steps": float(s.float().mean()),
+        "second_shorter_fraction": float((s < f).float().mean()),
+        "per_episode": [round(float(x), 4) for x in per_ep],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--problem", choices=sorted(PROBLEMS), required=True)
+    ap.add_argument("--budget-minutes", type=float, default=15.0, help="training wall time cap")
+    ap.add_argument("--iterations", type=int, default=100000, help="iteration cap")
+    ap.add_argument("--eval-every", type=int, default=10)
+    ap.add_argument("--eval-trials", type=int, default=2000)
+    ap.add_argument("--test-tasks", type=int, default=1000, help="held-out tasks to draw from")
+    ap.add_argument("--explore-episodes", type=int, default=0, help="E-RL² p (0 = RL²)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", type=Path, default=None, help="write the evaluations here")
+    ap.add_argument("--save", type=Path, default=None,
+                    help="run directory for the final checkpoint (loadable by the harness)")
+    args = ap.parse_args(argv)
+
+    env_id, overrides, anchor, paper = PROBLEMS[args.problem]
+    config = rl2.Config.paper(env_id)
+    sets = dict(kv.split("=", 1) for kv in args.set)
+    algo = "erl2" if args.explore_episodes > 0 else "rl2"
+    config = apply_overrides(config, {**overrides, "algo": algo, "seed": args.seed,
+                                      "explore_episodes": args.explore_episodes,
+                                      "num_threads": args.threads, **sets})
+    torch.set_num_threads(args.threads)
+    print(f"# {args.problem}: {env_id} ({paper}); config {json.dumps(dataclasses.asdict(config))}")
+    print(f"# machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
+    run = rl2.Run(config)
+    sampler = test_sampler(config, args.test_tasks, seed=12345)
+    evals = []
+    reached = None
+    budget = args.budget_minutes * 60.0
+    it = 0
+    while it < args.iterations and run.total_time < budget:
+        m = run.iteration()
+        it += 1
+        if it % args.eval_every == 0 or it == args.iterations or run.total_time >= budget:
+            ev = evaluate(run, sampler, args.eval_trials, seed=it)
+            ev.update(iteration=it, env_steps=run.total_steps, train_seconds=round(run.total_time, 1),
+                      train_trial_return=round(m["trial_return"], 4))
+            evals.append(ev)
+            hit = anchor is not None and ev["trial_return"] >= anchor
+            if hit and reached is None:
+                reached = ev
+            print(f"it {it:5d}  steps {run.total_steps:>10d}  train {run.total_time:7.1f}s  "
+                  f"test trial return {ev['trial_return']:.3f} ± {ev['trial_return_sem']:.3f}  "
+                  f"exploit {ev['exploit_return']:.3f}  ep1/ep2 steps {ev['first_episode_steps']:.1f}/"
+                  f"{ev['second_episode_steps']:.1f} (2nd shorter {ev['second_shorter_fraction']:.2f})",
+                  flush=True)
+    best = max(evals, key=lambda e: e["trial_return"])
+    summary = (f"RESULT {args.problem} ({algo}, p={args.explore_episodes}): best test trial return "
+               f"{best['trial_return']:.3f} ± {best['trial_return_sem']:.3f} at iteration "
+               f"{best['iteration']} ({best['env_steps']} env-steps, {best['train_seconds']}s "
+               f"training); final {evals[-1]['trial_return']:.3f}; ")
+    if anchor is not None:
+        summary += (f"anchor >= {anchor}: " + (
+            f"reached after {reached['train_seconds']}s training, {reached['env_steps']} env-steps"
+            if reached else "NOT reached") + f" [{paper}]")
+    else:
+        summary += (f"exploit return {evals[-1]['exploit_return']:.3f}, 2nd episode shorter in "
+                    f"{evals[-1]['second_shorter_fraction']:.2f} of trials")
+    print(summary, flush=True)
+    if args.save is not None:
+        from baselines.common.checkpoint import CHECKPOINT_NAME, save_checkpoint
+
+        save_checkpoint(args.save / CHECKPOINT_NAME, run.checkpoint(it))
+        print(f"# checkpoint: {args.save / CHECKPOINT_NAME}")
+    if args.json is not None:
+        args.json.write_text(json.dumps({"config": dataclasses.asdict(config), "evals": evals,
+                                         "summary": summary}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
