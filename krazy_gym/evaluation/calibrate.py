@@ -4,6 +4,9 @@
     python -m krazy_gym.evaluation.calibrate Bandit Maze     # some
     python -m krazy_gym.evaluation.calibrate --check         # compare, write nothing
 
+For each benchmark whose env can be made here it first stores the test tasks
+(``tasks-<name>-v<version>.json``, see :meth:`Benchmark.tasks`), then measures the random score.
+
 The random score is the mean raw score (mean exploit return) of the uniform random agent
 (``krazy_gym.evaluation.agents:random_agent``) over :data:`CALIBRATION_SEEDS` and every test
 task. It is written to ``_random_scores.py`` (generated module, atomically replaced). Since the
@@ -92,6 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if reason is not None:
             print(f"{name:16s} skipped ({reason.splitlines()[0][:100]})")
             continue
+        bench = get_benchmark(name)
+        if not args.check:
+            path = bench.write_stored_tasks()
+            print(f"{name:16s} test tasks stored in {path.name}")
+        elif bench.load_stored_tasks() != bench.generate_tasks():
+            print(f"{name:16s} stored test tasks differ from freshly generated ones")
+            mismatched += 1
         value = measure_random_score(name, workers=args.workers)
         stored = RANDOM_SCORES.get(name)
         same = stored is not None and stored == value

@@ -372,3 +372,31 @@ class BoundaryChecker(AlwaysRight):
 
 def boundary_checker():
     return BoundaryChecker()
+
+
+class RightModel:
+    """Duck-typed SB3 model: ``predict`` returns 'right' for every row (records its calls)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        self.calls.append((np.asarray(obs).shape, deterministic))
+        return np.ones(len(obs), dtype=np.int64), state
+
+
+def sb3_right():
+    from krazy_gym.evaluation.agents import SB3PolicyAgent
+
+    return SB3PolicyAgent(RightModel())
+
+
+def sb3_untrained_ppo(seed=None):
+    """A real (untrained) stable-baselines3 PPO policy on ToyChain."""
+    from stable_baselines3 import PPO
+
+    from krazy_gym.evaluation.agents import SB3PolicyAgent
+
+    env = gym.make("KrazyGymTest/ToyChain-v0")
+    model = PPO("MlpPolicy", env, seed=0, device="cpu", n_steps=16, batch_size=16)
+    return SB3PolicyAgent(model, deterministic=True)
