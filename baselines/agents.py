@@ -20,8 +20,11 @@ from typing import Any
 from baselines.common.checkpoint import CheckpointError, load_checkpoint
 
 
-def load(path: str | os.PathLike[str]) -> Any:
+def load(path: str | os.PathLike[str], **kwargs: Any) -> Any:
     """The ``MetaAgent`` stored in a checkpoint (file or run directory).
+
+    ``kwargs`` go to the algorithm's ``load_agent`` (gradient-based ones take ``seed`` for
+    their action sampling and ``deterministic``).
 
     Raises:
         CheckpointError: no checkpoint there, or its algorithm is unknown.
@@ -31,13 +34,16 @@ def load(path: str | os.PathLike[str]) -> Any:
     ckpt = load_checkpoint(path)
     if ckpt.algo not in ALGOS:
         raise CheckpointError(f"checkpoint algo {ckpt.algo!r} is not one of {', '.join(ALGOS)}")
-    return algo_module(ckpt.algo).load_agent(path)
+    return algo_module(ckpt.algo).load_agent(path, **kwargs)
 
 
-def make(path: str | os.PathLike[str] | None = None, **_: Any) -> Any:
-    """Factory for ``krazy-gym evaluate --agent baselines.agents:make``: the agent at ``path``
-    (default: the ``KRAZY_GYM_CHECKPOINT`` environment variable)."""
+def make(path: str | os.PathLike[str] | None = None, seed: int = 0) -> Any:
+    """Harness factory: ``KRAZY_GYM_CHECKPOINT=runs/x krazy-gym evaluate --agent
+    baselines.agents:make ...``. The runner passes ``seed`` (one per batch of tasks)."""
     path = path if path is not None else os.environ.get("KRAZY_GYM_CHECKPOINT")
     if not path:
         raise ValueError("baselines.agents.make needs path= or KRAZY_GYM_CHECKPOINT set")
-    return load(path)
+    ckpt = load_checkpoint(path)
+    if ckpt.algo in ("rl2", "erl2"):
+        return load(path)  # the RL² loader decides its own seeding
+    return load(path, seed=seed)

@@ -44,7 +44,14 @@ so a resumed run is the same run.
 
 from __future__ import annotations
 
-import argparse
+import os
+
+# Single-threaded BLAS for the small per-task solves (linear baseline): on a shared or busy
+# machine multi-threaded OpenBLAS spins and runs many times slower. Must precede numpy.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
 import dataclasses
 import importlib
 import sys

@@ -15,7 +15,12 @@ Example (the Navigation2D figure in docs/results.md)::
 
 from __future__ import annotations
 
-import argparse
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # see baselines/train.py (before numpy)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
 import json
 import math
 import sys

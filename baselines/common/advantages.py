@@ -73,8 +73,9 @@ class LinearFeatureBaseline:
         k = feats.shape[0]
         x = feats.reshape(k, -1, feats.shape[-1])
         y = (returns * mask).reshape(k, -1).astype(np.float64)
-        xtx = np.einsum("knf,kng->kfg", x, x)
-        xty = np.einsum("knf,kn->kf", x, y)
+        xt = x.transpose(0, 2, 1)
+        xtx = xt @ x  # batched BLAS (einsum would not use it)
+        xty = (xt @ y[..., None])[..., 0]
         eye = np.eye(x.shape[-1])
         reg = self.reg_coeff
         for _ in range(5):
@@ -92,7 +93,8 @@ class LinearFeatureBaseline:
         if self.coeffs is None:
             return np.zeros(obs.shape[:-1])
         feats = baseline_features(obs.astype(np.float64))
-        return np.einsum("ketf,kf->ket", feats, self.coeffs)
+        k, e, t, f = feats.shape
+        return (feats.reshape(k, e * t, f) @ self.coeffs[..., None]).reshape(k, e, t)
 
 
 def normalize_per_task(adv: np.ndarray, mask: np.ndarray, eps: float = 1e-8) -> np.ndarray:

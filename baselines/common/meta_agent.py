@@ -126,12 +126,12 @@ class GradientMetaAgent:
         theta = {n: p.detach() for n, p in self.policy.parameters_dict().items()}
         self.params = expand_params(theta, self.num_tasks)
         self.adapted = False
-        self._steps: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        self._last_obs: np.ndarray | None = None
+        self._steps: list[tuple[np.ndarray, ...]] = []
         self._last_raw: np.ndarray | None = None
 
     @torch.no_grad()
-    def act(self, obs: Any) -> np.ndarray:
+    def act(self, obs: Any, active: np.ndarray | None = None) -> np.ndarray:
+        """One action per task row (idle rows get an action too; the runner ignores it)."""
         o = obs_to_array(obs, self.obs_space)
         info = self.policy.dist_info(
             self.params, torch.from_numpy(o).reshape(self.num_tasks, 1, -1)
@@ -141,18 +141,24 @@ class GradientMetaAgent:
             if self.deterministic
             else self.policy.sample(info, self.generator)
         )
-        raw = raw[:, 0].numpy()
-        self._last_obs, self._last_raw = o, raw
-        return self.to_env(raw)
+        self._last_raw = raw[:, 0].numpy()
+        return self.to_env(self._last_raw)
 
-    def observe(self, obs, action, reward, next_obs, terminated, truncated) -> None:
-        """Record explore steps (the policy's raw actions from the preceding ``act``)."""
+    def observe(
+        self, obs, action, reward, next_obs, terminated, truncated, active: np.ndarray | None = None
+    ) -> None:
+        """Record explore steps (with the policy's raw actions from the preceding ``act``).
+
+        ``active`` (passed by the harness) marks rows still playing; idle rows' steps are
+        dropped so they do not extend the task's last explore episode.
+        """
         if self.adapted:
             return
         o = obs_to_array(obs, self.obs_space)
         raw = self._last_raw if self._last_raw is not None else np.asarray(action)
         done = np.asarray(terminated, dtype=bool) | np.asarray(truncated, dtype=bool)
-        self._steps.append((o, raw, np.asarray(reward, dtype=np.float32), done))
+        live = np.ones(self.num_tasks, bool) if active is None else np.asarray(active, dtype=bool)
+        self._steps.append((o, raw, np.asarray(reward, dtype=np.float32), done, live))
 
     def adapt(self) -> None:
         """Inner gradient step(s) for every task on its explore episodes."""
@@ -175,24 +181,25 @@ class GradientMetaAgent:
         act = np.stack([s[1] for s in self._steps])
         rew = np.stack([s[2] for s in self._steps])
         done = np.stack([s[3] for s in self._steps])
+        live = np.stack([s[4] for s in self._steps])
         k = self.num_tasks
-        episodes: list[list[tuple[int, int]]] = []
+        episodes: list[list[np.ndarray]] = []  # per task: the step indices of each episode
         for task in range(k):
-            ends = list(np.flatnonzero(done[:, task]) + 1)
-            if not ends or ends[-1] != len(done):
-                ends.append(len(done))
-            starts = [0, *ends[:-1]]
-            episodes.append([(a, b) for a, b in zip(starts, ends) if b > a])
+            steps = np.flatnonzero(live[:, task])
+            ends = np.flatnonzero(done[steps, task]) + 1
+            parts = np.split(steps, ends)
+            episodes.append([p for p in parts if len(p)] or [steps[:0]])
         e_max = max(len(e) for e in episodes)
-        t_max = max(b - a for e in episodes for a, b in e)
+        t_max = max(1, max(len(idx) for e in episodes for idx in e))
         out_obs = np.zeros((k, e_max, t_max, obs.shape[-1]), np.float32)
         out_act = np.zeros((k, e_max, t_max, *act.shape[2:]), act.dtype)
         out_rew = np.zeros((k, e_max, t_max), np.float32)
         mask = np.zeros((k, e_max, t_max), np.float32)
         for task, eps in enumerate(episodes):
-            for e, (a, b) in enumerate(eps):
-                out_obs[task, e, : b - a] = obs[a:b, task]
-                out_act[task, e, : b - a] = act[a:b, task]
-                out_rew[task, e, : b - a] = rew[a:b, task]
-                mask[task, e, : b - a] = 1.0
+            for e, idx in enumerate(eps):
+                n = len(idx)
+                out_obs[task, e, :n] = obs[idx, task]
+                out_act[task, e, :n] = act[idx, task]
+                out_rew[task, e, :n] = rew[idx, task]
+                mask[task, e, :n] = 1.0
         return EpisodeBatch(obs=out_obs, actions=out_act, rewards=out_rew, mask=mask)

@@ -211,11 +211,14 @@ class MetaSampler:
         for _ in range(self.rounds):
             rounds.append(self._run_round(policy, params, batched, rng, generator, k, m, horizon))
 
-        # each round: arrays (T, N, ...) -> (K, m, T, ...); rounds stack along episodes
+        # each round: arrays (T, N, ...) -> (K, m, T, ...), cut to the longest episode of the
+        # batch (steps after every episode ended are all padding); rounds stack along episodes
+        length = max(r[4] for r in rounds)
+
         def gather(i: int) -> np.ndarray:
             parts = []
             for r in rounds:
-                a = r[i]
+                a = r[i][:length]
                 a = a.reshape(a.shape[0], k, m, *a.shape[2:])
                 parts.append(np.moveaxis(a, 0, 2))
             return np.concatenate(parts, axis=1)
@@ -234,6 +237,7 @@ class MetaSampler:
         rew_buf = np.zeros((horizon, n), dtype=np.float32)
         mask_buf = np.zeros((horizon, n), dtype=np.float32)
         alive = np.ones(n, dtype=bool)
+        steps = horizon
         for t in range(horizon):
             o = obs_to_array(obs, self.obs_space)
             obs_buf[t] = o
@@ -251,5 +255,6 @@ class MetaSampler:
             self.env_steps += int(alive.sum())
             alive &= ~(np.asarray(terminated) | np.asarray(truncated))
             if not alive.any():
+                steps = t + 1
                 break
-        return obs_buf, act_buf, rew_buf, mask_buf
+        return obs_buf, act_buf, rew_buf, mask_buf, steps

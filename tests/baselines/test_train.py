@@ -171,3 +171,35 @@ def test_meta_agent_explores_with_theta_and_adapts_like_training(tmp_path):
     actions = agent.act(batch.obs[:, 0, 0])
     assert actions.shape == (2, 2) and np.all(np.abs(actions) <= 0.1)
     sampler.close()
+
+
+def test_meta_agent_drops_idle_rows_and_splits_episodes(tmp_path):
+    out = tmp_path / "run"
+    assert _train(out, "maml-vpg", 1) == 0
+    agent = agents.load(out, seed=0)
+    import gymnasium as gym
+
+    env = gym.make(ENV)
+    agent.reset(2, env.observation_space, env.action_space)
+    obs = np.zeros((2, 2), np.float32)
+    # task 0: episodes of 1 and 2 steps, then idle for 1 step; task 1: one 4-step episode
+    done0 = [True, False, True, False]
+    done1 = [False, False, False, True]
+    active0 = [True, True, True, False]
+    for s in range(4):
+        agent.act(obs + s)
+        agent.observe(
+            obs + s,
+            None,
+            np.array([1.0, 2.0]),
+            None,
+            np.zeros(2, bool),
+            np.array([done0[s], done1[s]]),
+            active=np.array([active0[s], True]),
+        )
+    batch = agent._episode_batch()
+    np.testing.assert_array_equal(batch.mask.sum(-1), [[1, 2], [4, 0]])
+    np.testing.assert_array_equal(batch.obs[0, 1, :2, 0], [1.0, 2.0])  # steps 1 and 2 of task 0
+    assert batch.rewards[0].sum() == 3.0 and batch.rewards[1].sum() == 8.0
+    agent.adapt()
+    assert agent.adapted
