@@ -65,6 +65,8 @@ class Benchmark:
         vectorization: how the tasks of a batch run (``VECTORIZATION_MODES``).
         batch_size: default number of tasks run in lockstep by one agent instance.
         description: one line for ``krazy-gym benchmarks``.
+        store_tasks: ship the test tasks as a file (families whose generation is slow);
+            not part of the hash — a stored file must equal the generated tasks.
     """
 
     name: str
@@ -83,6 +85,7 @@ class Benchmark:
     vectorization: str = "vector_entry_point"
     batch_size: int = 64
     description: str = ""
+    store_tasks: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env_kwargs", dict(self.env_kwargs))
@@ -172,7 +175,7 @@ class Benchmark:
     def load_stored_tasks(self) -> list | None:
         """The stored test tasks, or None if there is no file for this exact definition."""
         path = self.stored_tasks_path()
-        if not path.is_file():
+        if not self.store_tasks or not path.is_file():
             return None
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("header") != self._stored_header():
@@ -342,6 +345,7 @@ def _builtin() -> list[Benchmark]:
                 max_score=float(goals),
                 metric_kind="krazy_world",
                 batch_size=64,
+                store_tasks=True,
                 description=f"Krazy World {preset.lower()} preset, 3 explore + 2 exploit (as E-RL2)",
             )
         )
@@ -359,6 +363,7 @@ def _builtin() -> list[Benchmark]:
             max_score=1.0,
             metric_kind="maze",
             batch_size=64,
+            store_tasks=True,
             description="10x10 perfect mazes, unobserved goal, 3 explore + 2 exploit",
         )
     )

@@ -96,7 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name:16s} skipped ({reason.splitlines()[0][:100]})")
             continue
         bench = get_benchmark(name)
-        if not args.check:
+        if not bench.store_tasks:
+            pass
+        elif not args.check:
             path = bench.write_stored_tasks()
             print(f"{name:16s} test tasks stored in {path.name}")
         elif bench.load_stored_tasks() != bench.generate_tasks():
