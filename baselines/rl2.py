@@ -33,6 +33,7 @@ the hidden state is reset when new tasks begin and carried across explore and ex
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,7 @@ class Config:
 
     algo: str = "rl2"  #: CLI name: "rl2" or "erl2"
     env_id: str = "KrazyGym/Bandit-v0"  #: a registered meta-env id (must have the task API)
+    env_kwargs: str = "{}"  #: JSON object of gym.make keywords, e.g. '{"size": 5}' for Maze
     seed: int = 0  #: seeds the weights, the task pool, the sampler and action sampling
     iterations: int = 200  #: total PPO iterations of the run
     episodes_per_trial: int = 10  #: episodes of one task per trial (bandit: pulls per trial)
@@ -129,6 +131,12 @@ class Config:
         for name in ("value_coef", "entropy_coef"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        try:
+            kwargs = json.loads(self.env_kwargs)
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"env_kwargs must be a JSON object, got {self.env_kwargs!r}") from exc
+        if not isinstance(kwargs, dict):
+            raise ValueError(f"env_kwargs must be a JSON object, got {self.env_kwargs!r}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
 
@@ -157,15 +165,15 @@ class Config:
 
 
 # -- environment plumbing -----------------------------------------------------------------------
-def _make_single(env_id: str) -> Any:
+def _make_single(env_id: str, env_kwargs: dict[str, Any] | None = None) -> Any:
     import gymnasium as gym
 
     import krazy_gym  # noqa: F401  (registers the ids)
 
     try:
-        return gym.make(env_id)
-    except gym.error.Error as exc:
-        raise ConfigError(f"env_id {env_id!r} cannot be made: {exc}") from exc
+        return gym.make(env_id, **(env_kwargs or {}))
+    except (gym.error.Error, TypeError, ValueError) as exc:
+        raise ConfigError(f"env_id {env_id!r} with env_kwargs {env_kwargs} cannot be made: {exc}") from exc
 
 
 def check_task_api(env: Any, env_id: str) -> None:
@@ -180,7 +188,8 @@ def check_task_api(env: Any, env_id: str) -> None:
 
 def make_sampler(config: Config, rng: np.random.Generator) -> Any:
     """The trial sampler for ``config`` (its task pool drawn from the family's train stream)."""
-    env = _make_single(config.env_id)
+    env_kwargs = json.loads(config.env_kwargs)
+    env = _make_single(config.env_id, env_kwargs)
     check_task_api(env, config.env_id)
     family = getattr(env.unwrapped, "task_family", None)
     family_name = getattr(family, "name", "")
@@ -190,13 +199,18 @@ def make_sampler(config: Config, rng: np.random.Generator) -> Any:
         raise ConfigError(
             f"sampler='native' exists only for Bandit and TabularMDP, not {config.env_id!r}"
         )
+    if native and env_kwargs and config.sampler != "vector":
+        native = False  # the native samplers implement the registered defaults only
+    if config.sampler == "native" and not native:
+        raise ConfigError("sampler='native' takes no env_kwargs; use sampler='vector'")
     if native and config.sampler != "vector":
         if family_name == "Bandit":
             return BanditTrials(pool, config.episodes_per_trial, rng)
         horizon = env.spec.max_episode_steps if env.spec is not None else 10
         return TabularMDPTrials(pool, config.episodes_per_trial, rng, horizon=int(horizon or 10))
     return VectorEnvTrials(
-        config.env_id, config.trials_per_iteration, config.episodes_per_trial, pool, rng
+        config.env_id, config.trials_per_iteration, config.episodes_per_trial, pool, rng,
+        env_kwargs=env_kwargs,
     )
 
 

@@ -46,7 +46,7 @@ PROBLEMS = {
     "bandit5x100": ("KrazyGym/Bandit-v0", {"episodes_per_trial": 100, "trials_per_iteration": 256},
                     78.0, "paper RL² 78.7, Gittins 78.3, random 49.9"),
     "tabular10": ("KrazyGym/TabularMDP-v0", {}, 150.0, "paper RL² 156.2, random 100.1"),
-    "maze": ("KrazyGym/Maze-v0", {"episodes_per_trial": 2}, None,
+    "maze": ("KrazyGym/Maze-v0", {"episodes_per_trial": 2, "env_kwargs": '{"size": 5}'}, None,
              "second episode shorter than the first in most trials"),
     "krazy-medium": ("KrazyGym/KrazyWorld-Medium-v0", {}, None, "RL² vs E-RL², equal budget"),
 }
@@ -57,11 +57,13 @@ def test_sampler(config: rl2.Config, num_tasks: int, seed: int):
     test_cfg = dataclasses.replace(config, task_pool_size=1)
     rng = np.random.default_rng(seed)
     sampler = rl2.make_sampler(test_cfg, rng)
-    env = rl2._make_single(config.env_id)
+    env_kwargs = json.loads(config.env_kwargs)
+    env = rl2._make_single(config.env_id, env_kwargs)
     tasks = env.unwrapped.sample_tasks(num_tasks, split="test")
     fresh = type(sampler)
     if fresh.__name__ == "VectorEnvTrials":
-        return fresh(config.env_id, config.trials_per_iteration, config.episodes_per_trial, tasks, rng)
+        return fresh(config.env_id, config.trials_per_iteration, config.episodes_per_trial, tasks,
+                     rng, env_kwargs=env_kwargs)
     if fresh.__name__ == "TabularMDPTrials":
         return fresh(tasks, config.episodes_per_trial, rng, horizon=sampler.horizon)
     return fresh(tasks, config.episodes_per_trial, rng)
@@ -105,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--problem", choices=sorted(PROBLEMS), required=True)
     ap.add_argument("--budget-minutes", type=float, default=15.0, help="training wall time cap")
     ap.add_argument("--iterations", type=int, default=100000, help="iteration cap")
+    ap.add_argument("--budget-steps", type=int, default=None, help="env-step cap (equal budgets)")
     ap.add_argument("--eval-every", type=int, default=10)
     ap.add_argument("--eval-trials", type=int, default=2000)
     ap.add_argument("--test-tasks", type=int, default=1000, help="held-out tasks to draw from")
@@ -134,10 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     reached = None
     budget = args.budget_minutes * 60.0
     it = 0
-    while it < args.iterations and run.total_time < budget:
+    max_steps = args.budget_steps if args.budget_steps is not None else float("inf")
+    while it < args.iterations and run.total_time < budget and run.total_steps < max_steps:
         m = run.iteration()
         it += 1
-        if it % args.eval_every == 0 or it == args.iterations or run.total_time >= budget:
+        last = it == args.iterations or run.total_time >= budget or run.total_steps >= max_steps
+        if it % args.eval_every == 0 or last:
             ev = evaluate(run, sampler, args.eval_trials, seed=it)
             ev.update(iteration=it, env_steps=run.total_steps, train_seconds=round(run.total_time, 1),
                       train_trial_return=round(m["trial_return"], 4))

@@ -265,8 +265,9 @@ def _rows(path):
     return [{k: v for k, v in r.items() if k not in TIMING} for r in read_progress(path)]
 
 
-def test_resume_is_bit_exact(tmp_path):
-    cfg = rl2.Config(env_id="KrazyGym/Bandit-v0", iterations=4, seed=3, **TINY)
+@pytest.mark.parametrize("sampler", ["native", "vector"])
+def test_resume_is_bit_exact(tmp_path, sampler):
+    cfg = rl2.Config(env_id="KrazyGym/Bandit-v0", iterations=4, seed=3, sampler=sampler, **TINY)
     rl2.train(cfg, tmp_path / "full")
     rl2.train(dataclasses.replace(cfg, iterations=2), tmp_path / "part")
     rl2.train(cfg, tmp_path / "part", resume=True)
@@ -379,3 +380,20 @@ def test_vector_sampler_runs_trials_of_a_generic_meta_env():
     assert torch.equal(batch.episode_index[:, 0], torch.arange(4))
     metrics = run.iteration()
     assert 0.0 <= metrics["trial_return"] <= 4.0
+
+
+@pytest.mark.slow
+def test_rl2_learns_the_bandit_beyond_random():
+    """The real training loop, fixed seed: 5 arms x 10 pulls, scored on held-out test bandits.
+    Random play earns 5.0 per trial, Gittins 6.6; a learning RL² clears 5.7 well within
+    60 iterations (the 64-unit run in docs/results.md is at ~6.0 by then)."""
+    cfg = dataclasses.replace(rl2.Config.paper("KrazyGym/Bandit-v0"), hidden_size=64,
+                              task_pool_size=5000, iterations=60, seed=0)
+    run = rl2.Run(cfg)
+    for _ in range(cfg.iterations):
+        run.iteration()
+    tasks = gym.make("KrazyGym/Bandit-v0").unwrapped.sample_tasks(500, split="test")
+    sampler = BanditTrials(tasks, 10, np.random.default_rng(1))
+    batch = rl2.collect_trials(run.model, sampler, 2000, torch.Generator().manual_seed(1))
+    score = float(batch.rewards.sum(0).mean())
+    assert score > 5.7, score
