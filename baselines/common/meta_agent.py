@@ -166,7 +166,9 @@ class GradientMetaAgent:
             self.adapted = True
             return
         batch = self._episode_batch()
-        data, _ = process_batch(batch, self.gamma, self.gae_lambda, self.normalize_advantages)
+        data, _ = process_batch(
+            batch, self.gamma, self.gae_lambda, self.normalize_advantages, self.inner_kind != "dice"
+        )
         params = {n: p.detach().requires_grad_(True) for n, p in self.params.items()}
         for _ in range(self.inner_steps):
             params = inner_step(self.inner_kind, self.policy, params, data, self.inner_lr, False)

@@ -112,13 +112,35 @@ class GradientConfig:
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
 
 
+def pack_steps(data: Batch) -> Batch:
+    """Move each task's real steps to the front and cut the common padding.
+
+    Objectives that only average over steps (log-likelihood, LVC, ratio/PPO, KL) give the
+    same values on packed data, with far fewer padded rows when episodes end early. (DiCE
+    needs the (episode, step) layout and uses the unpacked data.)
+    """
+    mask = data["mask"]
+    order = torch.argsort(-mask, dim=1, stable=True)
+    length = max(int(mask.sum(1).max()), 1)
+    index = order[:, :length]
+    out: Batch = {}
+    for key in ("obs", "actions", "mask", "rewards", "advantages"):
+        value = data[key]
+        idx = index.reshape(*index.shape, *([1] * (value.dim() - 2))).expand(
+            -1, -1, *value.shape[2:]
+        )
+        out[key] = torch.gather(value, 1, idx)
+    return out
+
+
 def process_batch(
-    batch: EpisodeBatch, gamma: float, lam: float, normalize: bool
+    batch: EpisodeBatch, gamma: float, lam: float, normalize: bool, pack: bool = False
 ) -> tuple[Batch, np.ndarray]:
     """Advantages for every step (per-task linear baseline + GAE), as torch tensors.
 
-    Returns the torch data dict (``obs``, ``actions``, ``mask``, ``rewards``, ``advantages``,
-    ``dice_weights``, ``horizon``) and the episode returns ``(K, E)``.
+    Returns the torch data dict (``obs``, ``actions``, ``mask``, ``rewards``, ``advantages``
+    and, unless ``pack``, ``dice_weights`` and ``horizon``) and the episode returns ``(K, E)``.
+    ``pack=True`` applies :func:`pack_steps` (not usable with DiCE).
     """
     returns = discounted_returns(batch.rewards, batch.mask, gamma)
     baseline = LinearFeatureBaseline()
@@ -138,6 +160,8 @@ def process_batch(
     k = batch.num_tasks
     data["dice_weights"] = torch.as_tensor(weights.reshape(k, -1), dtype=torch.float32)
     data["horizon"] = torch.tensor(horizon)
+    if pack:
+        data = pack_steps(data)
     return data, batch.episode_returns()
 
 
@@ -146,6 +170,11 @@ class GradientMetaLearner:
 
     #: the inner objective ("log_likelihood", "lvc" or "dice")
     inner_kind: str = "log_likelihood"
+
+    @property
+    def pack(self) -> bool:
+        """Pack real steps (:func:`pack_steps`) unless DiCE needs the episode layout."""
+        return self.inner_kind != "dice"
 
     def __init__(self, config: GradientConfig) -> None:
         import gymnasium as gym
@@ -211,7 +240,7 @@ class GradientMetaLearner:
         for _ in range(cfg.inner_steps):
             batch = self.sampler.sample(self.policy, params, tasks, self.rng, self.torch_gen)
             data, ep_returns = process_batch(
-                batch, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages
+                batch, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages, self.pack
             )
             returns.append(ep_returns)
             pre.append(data)
@@ -220,7 +249,7 @@ class GradientMetaLearner:
             )[-1]
         batch = self.sampler.sample(self.policy, params, tasks, self.rng, self.torch_gen)
         post, post_returns = process_batch(
-            batch, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages
+            batch, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages, self.pack
         )
         post["episode_returns"] = torch.as_tensor(post_returns, dtype=torch.float32)
         stats = {

@@ -306,3 +306,23 @@ def test_per_task_normalisation():
     out = normalize_per_task(adv, m)
     np.testing.assert_allclose(out[0], [-1.0, 1.0, 0.0], atol=1e-6)
     np.testing.assert_allclose(out[1], np.array([-1.0, 0.0, 1.0]) * np.sqrt(1.5), atol=1e-6)
+
+
+def test_packing_real_steps_keeps_objectives_and_drops_padding():
+    from baselines.common.meta_learning import pack_steps
+
+    pol = _policy("gaussian")
+    data = _batch(pol, 9)
+    data["mask"][0, 1:3] = 0.0  # holes inside the layout, not only at the end
+    data["rewards"] = torch.randn(K, N, dtype=torch.float64)
+    packed = pack_steps(data)
+    assert packed["obs"].shape[1] == int(data["mask"].sum(1).max())
+    for kind in ("log_likelihood", "lvc"):
+        torch.testing.assert_close(
+            inner_objective(kind, pol, expand_params(pol.parameters_dict(), K), data),
+            inner_objective(kind, pol, expand_params(pol.parameters_dict(), K), packed),
+        )
+    a = adapt("lvc", pol, pol.parameters_dict(), [data], 0.2, create_graph=False)[-1]
+    b = adapt("lvc", pol, pol.parameters_dict(), [packed], 0.2, create_graph=False)[-1]
+    for name in a:
+        torch.testing.assert_close(a[name], b[name])
