@@ -53,10 +53,12 @@ from krazy_gym.krazy_world.task import (
 P_START, P_ENERGY, P_REFILL, P_GOALS, P_MOVES, P_COLOURS = 0, 1, 2, 3, 4, 12
 HEADER = 24
 S_POS, S_ENERGY, S_KEY, S_GOALS, S_DEATHS, S_KEYS, S_TELEPORTS, S_VISITED, S_NVISITED, S_T = range(10)
-STATE_SIZE = 10
-#: state columns reported in ``info``, in this order
+S_ROW, S_COL = 10, 11
+STATE_SIZE = 12
+#: the ``info`` keys, in the order of the kernels' ``infos[slot, key, env]`` output
 INFO_KEYS: tuple[str, ...] = ("goals", "deaths", "tile_types_visited", "keys", "teleports")
 INFO_COLUMNS: tuple[int, ...] = (S_GOALS, S_DEATHS, S_NVISITED, S_KEYS, S_TELEPORTS)
+NUM_INFO = len(INFO_KEYS)
 
 EV_NONE, EV_GOAL, EV_DEATH, EV_KEY, EV_ENERGY, EV_TELEPORT = range(6)
 VIEW_LOCAL, VIEW_GLOBAL = 0, 1
@@ -111,18 +113,20 @@ def obs_size(size: int, view: int, mode: int) -> int:
 
 # -- the move ----------------------------------------------------------------------------------
 # The kernels index the 2-D batch arrays directly (``board[b, cell]``) instead of taking
-# per-env row views: a view costs a reference-count update, which dominated the step time.
-@njit(cache=True, inline="always")
-def resolve_move(board, b, partner, p, poff, size, pos, dr, dc, has_key):  # pragma: no cover
-    """Where one action takes the agent; the board is not modified.
+# per-env row views (a view costs a reference-count update), keep the agent's row and column
+# (no divisions on the hot path) and use numpy's error model (no zero-division checks).
+_JIT = {"cache": True, "error_model": "numpy"}
+
+
+@njit(inline="always", **_JIT)
+def resolve_move(board, b, partner, p, poff, size, r, c, dr, dc, has_key):  # pragma: no cover
+    """Where one action from ``(r, c)`` takes the agent; the board is not modified.
 
     ``board[b, :]`` are the current tiles, ``partner[p, poff + cell]`` the teleporter partner
-    of a cell. Returns ``(cell, event, opened_lock_cell, visited_type_mask)``: the cell where
-    the agent ends, the effect of that cell (``EV_*``), the lock opened on the way (-1 if none;
+    of a cell. Returns ``(row, col, event, opened_lock_cell, visited_type_mask)``: where the
+    agent ends, the effect of that cell (``EV_*``), the lock opened on the way (-1 if none;
     the key is then used up) and a bit mask of the tile types the agent stood on.
     """
-    r = pos // size
-    c = pos - r * size
     n = max(abs(dr), abs(dc))
     ur = (dr > 0) - (dr < 0)
     uc = (dc > 0) - (dc < 0)
@@ -147,24 +151,26 @@ def resolve_move(board, b, partner, p, poff, size, pos, dr, dc, has_key):  # pra
         c = nc
         moved = True
     if not moved:
-        return pos, EV_NONE, -1, 0
+        return r, c, EV_NONE, -1, 0
     while True:
         cell = r * size + c
         if cell == lock_cell:  # opened on the way in: now a normal cell
-            return cell, EV_NONE, lock_cell, visited
+            return r, c, EV_NONE, lock_cell, visited
         t = board[b, cell]
         visited |= 1 << t
+        if t == NORMAL:
+            return r, c, EV_NONE, lock_cell, visited
         if t == ICE:
             nr = r + ur
             nc = c + uc
             if nr < 0 or nr >= size or nc < 0 or nc >= size:
-                return cell, EV_NONE, lock_cell, visited
+                return r, c, EV_NONE, lock_cell, visited
             nt = board[b, nr * size + nc]
             if nt == WALL:
-                return cell, EV_NONE, lock_cell, visited
+                return r, c, EV_NONE, lock_cell, visited
             if nt == LOCK:
                 if has_key == 0:
-                    return cell, EV_NONE, lock_cell, visited
+                    return r, c, EV_NONE, lock_cell, visited
                 has_key = 0
                 lock_cell = nr * size + nc
                 visited |= 1 << LOCK
@@ -172,19 +178,20 @@ def resolve_move(board, b, partner, p, poff, size, pos, dr, dc, has_key):  # pra
             c = nc
             continue
         if t == GOAL:
-            return cell, EV_GOAL, lock_cell, visited
+            return r, c, EV_GOAL, lock_cell, visited
         if t == DEATH:
-            return cell, EV_DEATH, lock_cell, visited
+            return r, c, EV_DEATH, lock_cell, visited
         if t == TELEPORTER:
-            return partner[p, poff + cell], EV_TELEPORT, lock_cell, visited
+            dest = partner[p, poff + cell]
+            return dest // size, dest % size, EV_TELEPORT, lock_cell, visited
         if t == KEY:
-            return cell, EV_KEY, lock_cell, visited
+            return r, c, EV_KEY, lock_cell, visited
         if t == ENERGY:
-            return cell, EV_ENERGY, lock_cell, visited
-        return cell, EV_NONE, lock_cell, visited
+            return r, c, EV_ENERGY, lock_cell, visited
+        return r, c, EV_NONE, lock_cell, visited
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always", **_JIT)
 def _popcount(x):  # pragma: no cover - compiled
     n = 0
     while x:
@@ -193,10 +200,9 @@ def _popcount(x):  # pragma: no cover - compiled
     return n
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always", **_JIT)
 def _step_one(i, action, params, board, state, death_reward, size):  # pragma: no cover
     """Apply one action to env ``i``; return ``(reward, terminated)``."""
-    cells = size * size
     dr = params[i, P_MOVES + 2 * action]
     dc = params[i, P_MOVES + 2 * action + 1]
     cap = params[i, P_ENERGY]
@@ -204,36 +210,41 @@ def _step_one(i, action, params, board, state, death_reward, size):  # pragma: n
     energy = state[i, S_ENERGY]
     if limited and energy > 0:
         energy -= 1
-    pos, event, lock_cell, visited = resolve_move(
-        board, i, params, i, HEADER + cells, size, state[i, S_POS], dr, dc, state[i, S_KEY]
-    )
+    r, c, event, lock_cell, visited = resolve_move(
+        board, i, params, i, HEADER + size * size, size, state[i, S_ROW], state[i, S_COL], dr, dc,
+        state[i, S_KEY],
+    )  # fmt: skip
+    pos = r * size + c
     reward = 0.0
     terminated = False
     if lock_cell >= 0:
         board[i, lock_cell] = NORMAL
         state[i, S_KEY] = 0
     state[i, S_POS] = pos
-    if event == EV_GOAL:
-        reward = 1.0
-        board[i, pos] = NORMAL
-        goals = state[i, S_GOALS] + 1
-        state[i, S_GOALS] = goals
-        if goals >= params[i, P_GOALS]:
+    state[i, S_ROW] = r
+    state[i, S_COL] = c
+    if event != EV_NONE:
+        if event == EV_GOAL:
+            reward = 1.0
+            board[i, pos] = NORMAL
+            goals = state[i, S_GOALS] + 1
+            state[i, S_GOALS] = goals
+            if goals >= params[i, P_GOALS]:
+                terminated = True
+        elif event == EV_DEATH:
+            reward = death_reward[i]
+            state[i, S_DEATHS] += 1
             terminated = True
-    elif event == EV_DEATH:
-        reward = death_reward[i]
-        state[i, S_DEATHS] += 1
-        terminated = True
-    elif event == EV_KEY:
-        board[i, pos] = NORMAL
-        state[i, S_KEY] = 1
-        state[i, S_KEYS] += 1
-    elif event == EV_ENERGY:
-        board[i, pos] = NORMAL
-        if limited:
-            energy = min(energy + params[i, P_REFILL], cap)
-    elif event == EV_TELEPORT:
-        state[i, S_TELEPORTS] += 1
+        elif event == EV_KEY:
+            board[i, pos] = NORMAL
+            state[i, S_KEY] = 1
+            state[i, S_KEYS] += 1
+        elif event == EV_ENERGY:
+            board[i, pos] = NORMAL
+            if limited:
+                energy = min(energy + params[i, P_REFILL], cap)
+        else:  # EV_TELEPORT
+            state[i, S_TELEPORTS] += 1
     if visited:
         old = state[i, S_VISITED]
         mask = old | visited
@@ -247,7 +258,7 @@ def _step_one(i, action, params, board, state, death_reward, size):  # pragma: n
     return reward, terminated
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always", **_JIT)
 def _reset_one(i, params, board, state, size):  # pragma: no cover - compiled
     cells = size * size
     for k in range(cells):
@@ -256,22 +267,32 @@ def _reset_one(i, params, board, state, size):  # pragma: no cover - compiled
         state[i, k] = 0
     start = params[i, P_START]
     state[i, S_POS] = start
+    state[i, S_ROW] = start // size
+    state[i, S_COL] = start % size
     state[i, S_ENERGY] = max(params[i, P_ENERGY], 0)
     state[i, S_VISITED] = 1 << board[i, start]
     state[i, S_NVISITED] = 1
 
 
-@njit(cache=True, inline="always")
-def _write_obs(out, o, params, board, state, i, size, view, mode):  # pragma: no cover - compiled
-    """Write env ``i``'s observation into row ``o`` of ``out`` (see ``obs_size``)."""
-    pos = state[i, S_POS]
+@njit(inline="always", **_JIT)
+def _write_info(infos, slot, i, state):  # pragma: no cover - compiled
+    infos[slot, 0, i] = state[i, S_GOALS]
+    infos[slot, 1, i] = state[i, S_DEATHS]
+    infos[slot, 2, i] = state[i, S_NVISITED]
+    infos[slot, 3, i] = state[i, S_KEYS]
+    infos[slot, 4, i] = state[i, S_TELEPORTS]
+
+
+@njit(inline="always", **_JIT)
+def _write_obs(out, params, board, state, i, size, view, mode):  # pragma: no cover - compiled
+    """Write env ``i``'s observation into row ``i`` of ``out`` (see ``obs_size``)."""
     cap = params[i, P_ENERGY]
     if view == VIEW_LOCAL:
-        pr = pos // size
-        pc = pos - pr * size
+        pr = state[i, S_ROW]
+        pc = state[i, S_COL]
         if mode == MODE_ONEHOT:
-            for k in range(9 * NUM_CHANNELS + 2):
-                out[o, k] = 0
+            for k in range(9 * NUM_CHANNELS):
+                out[i, k] = 0
         k = 0
         for dr in range(-1, 2):
             r = pr + dr
@@ -282,85 +303,88 @@ def _write_obs(out, o, params, board, state, i, size, view, mode):  # pragma: no
                 else:
                     ch = params[i, P_COLOURS + board[i, r * size + c]]
                 if mode == MODE_ONEHOT:
-                    out[o, k * NUM_CHANNELS + ch] = 1
+                    out[i, k * NUM_CHANNELS + ch] = 1
                 else:
-                    out[o, k] = ch
+                    out[i, k] = ch
                 k += 1
         tail = 9 * NUM_CHANNELS if mode == MODE_ONEHOT else 9
     else:
         cells = size * size
+        pos = state[i, S_POS]
         if mode == MODE_ONEHOT:
-            for k in range(cells * NUM_CHANNELS + 2):
-                out[o, k] = 0
+            for k in range(cells * NUM_CHANNELS):
+                out[i, k] = 0
             for k in range(cells):
-                out[o, k * NUM_CHANNELS + params[i, P_COLOURS + board[i, k]]] = 1
-            out[o, pos * NUM_CHANNELS + EXTRA_CHANNEL] = 1
+                out[i, k * NUM_CHANNELS + params[i, P_COLOURS + board[i, k]]] = 1
+            out[i, pos * NUM_CHANNELS + EXTRA_CHANNEL] = 1
             tail = cells * NUM_CHANNELS
         else:
             for k in range(cells):
-                out[o, k] = params[i, P_COLOURS + board[i, k]]
-            out[o, cells] = pos
+                out[i, k] = params[i, P_COLOURS + board[i, k]]
+            out[i, cells] = pos
             tail = cells + 1
     if mode == MODE_ONEHOT:
-        out[o, tail] = state[i, S_ENERGY] / cap if cap > 0 else 1.0
+        out[i, tail] = state[i, S_ENERGY] / cap if cap > 0 else 1.0
     else:
-        out[o, tail] = state[i, S_ENERGY] if cap >= 0 else UNLIMITED_INDEX
-    out[o, tail + 1] = state[i, S_KEY]
+        out[i, tail] = state[i, S_ENERGY] if cap >= 0 else UNLIMITED_INDEX
+    out[i, tail + 1] = state[i, S_KEY]
 
 
 # -- batch kernels -----------------------------------------------------------------------------
-@njit(cache=True)
-def step_batch(actions, params, board, state, death_reward, config, obs, rewards, dones, final_obs, final_state):  # pragma: no cover
-    """Step every env of the batch in place.
+@njit(**_JIT)
+def step_batch(actions, params, board, state, death_reward, config, obs, rewards, dones, final_obs, infos):  # pragma: no cover
+    """Step every env of the batch in place; return -1, or the first env with an invalid action.
 
     ``config = [size, view, mode, horizon, autoreset]``. ``horizon > 0`` truncates an episode
-    after that many steps. ``dones[i] = (terminated, truncated)``. With ``autoreset`` a
-    finished env's last observation and state go to ``final_obs`` / ``final_state`` and the env
-    is reset in the same step (gymnasium's ``AutoresetMode.SAME_STEP``).
+    after that many steps. Outputs: ``obs[i]``, ``rewards[i]``, ``dones[0, i]`` (terminated),
+    ``dones[1, i]`` (truncated), ``infos[0, :, i]`` (the ``INFO_KEYS`` counters). With
+    ``autoreset`` a finished env's last observation goes to ``final_obs[i]`` and its last
+    counters to ``infos[1, :, i]`` (zeros for unfinished envs), and the env is reset in the same
+    step (gymnasium's ``AutoresetMode.SAME_STEP``). An invalid action changes nothing.
     """
+    n = actions.shape[0]
+    for i in range(n):
+        if actions[i] < 0 or actions[i] >= 4:
+            return i
     size = config[0]
     view = config[1]
     mode = config[2]
     horizon = config[3]
     autoreset = config[4]
-    for i in range(actions.shape[0]):
+    for i in range(n):
         reward, term = _step_one(i, actions[i], params, board, state, death_reward, size)
         trunc = horizon > 0 and state[i, S_T] >= horizon
         rewards[i] = reward
-        dones[i, 0] = term
-        dones[i, 1] = trunc
-        if autoreset and (term or trunc):
-            _write_obs(final_obs, i, params, board, state, i, size, view, mode)
-            for k in range(STATE_SIZE):
-                final_state[i, k] = state[i, k]
-            _reset_one(i, params, board, state, size)
-        _write_obs(obs, i, params, board, state, i, size, view, mode)
+        dones[0, i] = term
+        dones[1, i] = trunc
+        if autoreset:
+            if term or trunc:
+                _write_obs(final_obs, params, board, state, i, size, view, mode)
+                _write_info(infos, 1, i, state)
+                _reset_one(i, params, board, state, size)
+            else:
+                for k in range(NUM_INFO):
+                    infos[1, k, i] = 0
+        _write_obs(obs, params, board, state, i, size, view, mode)
+        _write_info(infos, 0, i, state)
+    return -1
 
 
-@njit(cache=True)
-def reset_batch(mask, params, board, state, config, obs):  # pragma: no cover - compiled
-    """Reset the envs where ``mask`` is true and write their observations."""
+@njit(**_JIT)
+def reset_batch(mask, params, board, state, config, obs, infos):  # pragma: no cover - compiled
+    """Reset the envs where ``mask`` is true; write their observations and ``infos[0]``."""
     size = config[0]
     view = config[1]
     mode = config[2]
     for i in range(mask.shape[0]):
         if mask[i]:
             _reset_one(i, params, board, state, size)
-            _write_obs(obs, i, params, board, state, i, size, view, mode)
-
-
-@njit(cache=True)
-def write_obs_batch(params, board, state, config, obs):  # pragma: no cover - compiled
-    """(Re)write every env's observation."""
-    size = config[0]
-    view = config[1]
-    mode = config[2]
-    for i in range(obs.shape[0]):
-        _write_obs(obs, i, params, board, state, i, size, view, mode)
+            _write_obs(obs, params, board, state, i, size, view, mode)
+            _write_info(infos, 0, i, state)
 
 
 # -- reachability (used by the board generator) ------------------------------------------------
-@njit(cache=True)
+@njit(**_JIT)
 def goal_reachable(tiles, partner, size, moves, start, energy):  # pragma: no cover - compiled
     """True if some goal can be reached from ``start`` by the task's own moves.
 
@@ -393,9 +417,11 @@ def goal_reachable(tiles, partner, size, moves, start, energy):  # pragma: no co
         if energy >= 0 and dist[s] >= energy:
             continue
         for a in range(4):
-            pos, event, lock_cell, _ = resolve_move(
-                boards, ks, partner2d, 0, 0, size, cell, moves[2 * a], moves[2 * a + 1], 1 if ks == 1 else 0
-            )
+            r, c, event, lock_cell, _ = resolve_move(
+                boards, ks, partner2d, 0, 0, size, cell // size, cell % size, moves[2 * a],
+                moves[2 * a + 1], 1 if ks == 1 else 0,
+            )  # fmt: skip
+            pos = r * size + c
             if event == EV_GOAL:
                 return True
             if event == EV_DEATH:
@@ -424,5 +450,4 @@ __all__ = [
     "reset_batch",
     "resolve_move",
     "step_batch",
-    "write_obs_batch",
 ]

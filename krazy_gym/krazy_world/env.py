@@ -196,14 +196,15 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
         self._obs = np.zeros((1, obs_len), dtype=obs_dtype)
         self._actions = np.zeros(1, dtype=np.int64)
         self._rewards = np.zeros(1, dtype=np.float64)
-        self._dones = np.zeros((1, 2), dtype=np.bool_)
+        self._dones = np.zeros((2, 1), dtype=np.bool_)
+        self._infos = np.zeros((2, eng.NUM_INFO, 1), dtype=np.int64)
         self._all = np.ones(1, dtype=np.bool_)
         kconfig = eng.kernel_config(size, self.config.view_code, self.config.kernel_mode)
         self._step_args = (
             self._actions, self._params, self._board, self._state, self._death_reward, kconfig,
-            self._obs, self._rewards, self._dones, self._obs, self._state,
+            self._obs, self._rewards, self._dones, self._obs, self._infos,
         )  # fmt: skip
-        self._reset_args = (self._all, self._params, self._board, self._state, kconfig, self._obs)
+        self._reset_args = (self._all, self._params, self._board, self._state, kconfig, self._obs, self._infos)
         self._bind_kernels()
         self._rgb = obs_mode == "rgb"
         self._window = None
@@ -248,7 +249,7 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
         self._step_kernel(*self._step_args)
         if self.render_mode == "human":
             self.render()
-        goals, deaths, keys, teleports, _, n_visited = self._state[0, 3:9].tolist()
+        goals, deaths, n_visited, keys, teleports = self._infos[0, :, 0].tolist()
         return (
             self._obs_row.copy() if not self._rgb else self._observation(),
             self._rewards.item(),
@@ -272,7 +273,7 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
         return self._obs_row.copy()
 
     def _info(self) -> dict[str, int]:
-        goals, deaths, keys, teleports, _, n_visited = self._state[0, 3:9].tolist()
+        goals, deaths, n_visited, keys, teleports = self._infos[0, :, 0].tolist()
         return {
             "goals": goals,
             "deaths": deaths,

@@ -34,6 +34,8 @@ from krazy_gym.krazy_world.env import (
 from krazy_gym.krazy_world.task import KrazyWorldFamily, KrazyWorldTask
 from krazy_gym.tasks import Task
 
+_ENGINE: Any = None  # the numba engine module, imported by the first constructor
+
 
 class KrazyWorldVectorEnv(VectorEnv):
     """A native batched Krazy World (numpy arrays in, numpy arrays out).
@@ -85,7 +87,8 @@ class KrazyWorldVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.task_family = KrazyWorldFamily(**self.config.task_config)
 
-        eng = load_engine()
+        global _ENGINE
+        eng = _ENGINE = load_engine()
         n, size = self.num_envs, self.config.size
         cells = size * size
         obs_len = eng.obs_size(size, self.config.view_code, self.config.kernel_mode)
@@ -96,15 +99,15 @@ class KrazyWorldVectorEnv(VectorEnv):
         self._state = np.zeros((n, eng.STATE_SIZE), dtype=np.int32)
         self._obs = np.zeros((n, obs_len), dtype=self._obs_dtype)
         self._final_obs = np.zeros((n, obs_len), dtype=self._obs_dtype)
-        self._final_state = np.zeros((n, eng.STATE_SIZE), dtype=np.int32)
         self._actions = np.zeros(n, dtype=np.int64)
         self._rewards = np.zeros(n, dtype=np.float64)
-        self._dones = np.zeros((n, 2), dtype=np.bool_)
+        self._dones = np.zeros((2, n), dtype=np.bool_)
+        self._infos = np.zeros((2, eng.NUM_INFO, n), dtype=np.int64)
         self._kconfig = eng.kernel_config(
             size, self.config.view_code, self.config.kernel_mode, max_episode_steps or 0, True
         )
-        self._info_columns = np.array(eng.INFO_COLUMNS)
         self._info_keys = eng.INFO_KEYS
+        self._all_true = np.ones(n, dtype=np.bool_)
         self._rgb = obs_mode == "rgb"
         self._local = view == "local"
 
@@ -204,11 +207,18 @@ class KrazyWorldVectorEnv(VectorEnv):
                 self._tasks[i] = task
                 self._pending[i] = None
         self._obs = self._obs.copy()  # never write into an array handed out earlier
-        eng.reset_batch(mask, self._params, self._board, self._state, self._kconfig, self._obs)
+        self._infos = self._infos.copy()
+        eng.reset_batch(mask, self._params, self._board, self._state, self._kconfig, self._obs, self._infos)
         self._needs_reset = False
-        return self._observations(self._obs, copy=True), self._infos(self._state)
+        return self._observations(self._obs, copy=True), self._info_dict(self._infos[0], self._all_true)
 
     def step(self, actions: Any):
+        """Step every env; finished envs are reset in the same step (see the class docstring).
+
+        ``infos["final_obs"]`` is an ``[N, ...]`` array whose row ``i`` is env ``i``'s last
+        observation where ``infos["_final_obs"][i]`` is true (other rows are unspecified);
+        ``infos["final_info"]`` holds the last counters (zeros for unfinished envs).
+        """
         if self._needs_reset:
             raise RuntimeError("call reset() before step()")
         actions = np.asarray(actions)
@@ -216,37 +226,40 @@ class KrazyWorldVectorEnv(VectorEnv):
             raise ValueError(f"actions must have shape ({self.num_envs},), got {actions.shape}")
         if actions.dtype.kind not in "iu":
             raise TypeError(f"actions must be integers in [0, {NUM_ACTIONS}), got dtype {actions.dtype}")
-        bad = (actions < 0) | (actions >= NUM_ACTIONS)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
+        if actions.dtype != np.int64 or not actions.flags.c_contiguous:
+            actions = np.ascontiguousarray(actions, dtype=np.int64)
+        outputs = (self._obs, self._final_obs, self._rewards, self._dones, self._infos)
+        if self.copy:  # fresh outputs: nothing handed out earlier is ever overwritten
+            self._obs = np.empty_like(self._obs)
+            self._final_obs = np.empty_like(self._final_obs)
+            self._rewards = np.empty_like(self._rewards)
+            self._dones = np.empty_like(self._dones)
+            self._infos = np.empty_like(self._infos)
+        bad = _ENGINE.step_batch(
+            actions, self._params, self._board, self._state, self._death_reward, self._kconfig,
+            self._obs, self._rewards, self._dones, self._final_obs, self._infos,
+        )  # fmt: skip
+        if bad >= 0:  # the kernel changed nothing; keep the previous outputs too
+            self._obs, self._final_obs, self._rewards, self._dones, self._infos = outputs
             raise ValueError(
                 f"actions must be in [0, {NUM_ACTIONS}) (action space {self.action_space}); "
-                f"env {i} got {actions[i]}"
+                f"env {bad} got {actions[bad]}"
             )
-        self._actions[:] = actions
-        if self.copy:
-            self._obs = np.empty_like(self._obs)  # fresh output: nothing handed out is overwritten
-        eng = _engine_module()
-        eng.step_batch(
-            self._actions, self._params, self._board, self._state, self._death_reward, self._kconfig,
-            self._obs, self._rewards, self._dones, self._final_obs, self._final_state,
-        )  # fmt: skip
-        terminated = self._dones[:, 0].copy()
-        truncated = self._dones[:, 1].copy()
-        infos = self._infos(self._state)
+        terminated, truncated = self._dones[0], self._dones[1]
+        infos = self._info_dict(self._infos[0], self._all_true)
         done = terminated | truncated
         if done.any():
-            idx = np.flatnonzero(done)
-            final_obs = np.full(self.num_envs, None, dtype=object)
-            finished = self._observations(self._final_obs[idx], copy=False, env_idx=idx)
-            for j, i in enumerate(idx):
-                final_obs[i] = finished[j]
+            if self._rgb:  # draw only the finished envs' rows
+                idx = np.flatnonzero(done)
+                final_obs = np.zeros((self.num_envs, *self.single_observation_space.shape), np.uint8)
+                final_obs[idx] = self._observations(self._final_obs[idx], copy=False, env_idx=idx)
+            else:
+                final_obs = self._final_obs
             infos["final_obs"] = final_obs
             infos["_final_obs"] = done
-            final_info = self._infos(self._final_state, mask=done)
-            infos["final_info"] = final_info
+            infos["final_info"] = self._info_dict(self._infos[1], done)
             infos["_final_info"] = done
-        return self._observations(self._obs, copy=False), self._rewards.copy(), terminated, truncated, infos
+        return self._observations(self._obs, copy=False), self._rewards, terminated, truncated, infos
 
     def _observations(self, raw: np.ndarray, copy: bool, env_idx: np.ndarray | None = None) -> np.ndarray:
         """Observations from the engine's rows (rgb images are drawn from index rows)."""
@@ -256,12 +269,10 @@ class KrazyWorldVectorEnv(VectorEnv):
             return rgb_from_index(raw, self.config.size, self._local, np.maximum(caps, 0), out)
         return raw.copy() if copy else raw
 
-    def _infos(self, state: np.ndarray, mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        values = state[:, self._info_columns].astype(np.int64)
-        mask = np.ones(self.num_envs, dtype=np.bool_) if mask is None else mask
+    def _info_dict(self, values: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
         infos: dict[str, np.ndarray] = {}
         for k, key in enumerate(self._info_keys):
-            infos[key] = values[:, k]
+            infos[key] = values[k]
             infos["_" + key] = mask
         return infos
 
@@ -273,7 +284,3 @@ class KrazyWorldVectorEnv(VectorEnv):
             for i, task in enumerate(self._tasks)
             if task is not None
         )
-
-
-def _engine_module() -> Any:
-    return load_engine()
