@@ -164,6 +164,7 @@ class MazeEnv(TaskEnvMixin, gym.Env):
         self.action_space = spaces.Discrete(NUM_ACTIONS)
         eng = load_engine()
         cfg, g = self.config, self.config.grid
+        self._codes = np.zeros((1, cfg.size * cfg.size), dtype=np.uint8)
         self._walls = np.ones((1, g * g), dtype=np.uint8)
         self._start = np.zeros(1, dtype=np.int32)
         self._goal = np.zeros(1, dtype=np.int32)
@@ -175,14 +176,14 @@ class MazeEnv(TaskEnvMixin, gym.Env):
         self._terminated = np.zeros(1, dtype=np.bool_)
         self._truncated = np.zeros(1, dtype=np.bool_)
         self._all = np.ones(1, dtype=np.bool_)
-        kconfig = eng.kernel_config(g, cfg.view_code, cfg.horizon, False)
+        kconfig = eng.kernel_config(cfg.size, cfg.view_code, cfg.horizon, False)
         costs = np.array([cfg.step_cost, cfg.wall_penalty], dtype=np.float64)
         self._step_args = (
-            self._actions, self._walls, self._start, self._goal, self._pos, self._t, kconfig,
+            self._actions, self._codes, self._walls, self._start, self._goal, self._pos, self._t, kconfig,
             costs, self._obs, self._rewards, self._terminated, self._truncated, self._obs, self._t,
         )  # fmt: skip
-        self._reset_args = (self._all, self._walls, self._start, self._pos, self._t, kconfig,
-                            self._obs)
+        self._reset_args = (self._all, self._codes, self._walls, self._start, self._pos, self._t,
+                            kconfig, self._obs)
         self._bind_kernels()
         self._optimal_length = 0
         self._window = None
@@ -205,7 +206,8 @@ class MazeEnv(TaskEnvMixin, gym.Env):
 
     # -- tasks -----------------------------------------------------------------------------------
     def _apply_task(self, task: MazeTask) -> None:
-        walls, start, goal = load_engine().pack_task(task)
+        codes, walls, start, goal = load_engine().pack_task(task)
+        self._codes[0] = codes
         self._walls[0] = walls
         self._start[0] = start
         self._goal[0] = goal
@@ -242,8 +244,7 @@ class MazeEnv(TaskEnvMixin, gym.Env):
     @property
     def agent_cell(self) -> tuple[int, int]:
         """``(row, col)`` cell of the agent."""
-        r, c = divmod(int(self._pos[0]), self.config.grid)
-        return (r - 1) // 2, (c - 1) // 2
+        return divmod(int(self._pos[0]), self.config.size)
 
     # -- rendering -------------------------------------------------------------------------------
     def render(self) -> np.ndarray | str | None:
@@ -254,7 +255,10 @@ class MazeEnv(TaskEnvMixin, gym.Env):
             raise RuntimeError("call reset() before render()")
         g = self.config.grid
         walls = self._walls[0].reshape(g, g)
-        args = (walls, int(self._start[0]), int(self._goal[0]), int(self._pos[0]))
+        to_grid = load_engine().cell_to_grid
+        m = self.config.size
+        args = (walls, to_grid(self._start[0], m), to_grid(self._goal[0], m),
+                to_grid(self._pos[0], m))
         if self.render_mode == "ansi":
             return maze_render.maze_text(*args)
         image = maze_render.maze_image(*args)

@@ -84,6 +84,7 @@ class MazeVectorEnv(VectorEnv):
 
         eng = load_engine()
         n, g, cfg = self.num_envs, self.config.grid, self.config
+        self._codes = np.zeros((n, cfg.size * cfg.size), dtype=np.uint8)
         self._walls = np.ones((n, g * g), dtype=np.uint8)
         self._start = np.zeros(n, dtype=np.int32)
         self._goal = np.zeros(n, dtype=np.int32)
@@ -93,7 +94,7 @@ class MazeVectorEnv(VectorEnv):
         self._final_obs = np.zeros_like(self._obs)
         self._final_t = np.zeros(n, dtype=np.int32)
         self._optimal = np.zeros(n, dtype=np.int64)
-        self._kconfig = eng.kernel_config(g, cfg.view_code, cfg.horizon, True)
+        self._kconfig = eng.kernel_config(cfg.size, cfg.view_code, cfg.horizon, True)
         self._costs = np.array([cfg.step_cost, cfg.wall_penalty], dtype=np.float64)
         self._tasks: list[MazeTask | None] = [None] * n
         self._pending: list[MazeTask | None] = [None] * n
@@ -133,7 +134,8 @@ class MazeVectorEnv(VectorEnv):
         return [p if p is not None else t for p, t in zip(self._pending, self._tasks)]
 
     def _apply(self, i: int, task: MazeTask) -> None:
-        walls, start, goal = load_engine().pack_task(task)
+        codes, walls, start, goal = load_engine().pack_task(task)
+        self._codes[i] = codes
         self._walls[i] = walls
         self._start[i] = start
         self._goal[i] = goal
@@ -216,8 +218,8 @@ class MazeVectorEnv(VectorEnv):
                 self._pending[i] = checked[j]
             self._take_pending(i)
         self._obs = self._obs.copy()  # the previous array belongs to the caller now
-        load_engine().reset_batch(mask, self._walls, self._start, self._pos, self._t,
-                                  self._kconfig, self._obs)
+        load_engine().reset_batch(mask, self._codes, self._walls, self._start, self._pos,
+                                  self._t, self._kconfig, self._obs)
         self._has_reset = True
         if self.render_mode == "human":
             self.render()
@@ -243,9 +245,9 @@ class MazeVectorEnv(VectorEnv):
         rewards = np.empty(n, dtype=np.float64)
         terminated = np.empty(n, dtype=np.bool_)
         truncated = np.empty(n, dtype=np.bool_)
-        bad = eng.step_batch(actions, self._walls, self._start, self._goal, self._pos, self._t,
-                             self._kconfig, self._costs, obs, rewards, terminated, truncated,
-                             self._final_obs, self._final_t)
+        bad = eng.step_batch(actions, self._codes, self._walls, self._start, self._goal,
+                             self._pos, self._t, self._kconfig, self._costs, obs, rewards,
+                             terminated, truncated, self._final_obs, self._final_t)
         if bad >= 0:  # checked before anything moved
             raise ValueError(
                 f"actions must be in [0, {NUM_ACTIONS}) (up, right, down, left), "
@@ -273,8 +275,8 @@ class MazeVectorEnv(VectorEnv):
                         self._take_pending(i)
                         changed[i] = True
                 if changed.any():
-                    eng.reset_batch(changed, self._walls, self._start, self._pos, self._t,
-                                    self._kconfig, obs)
+                    eng.reset_batch(changed, self._codes, self._walls, self._start,
+                                    self._pos, self._t, self._kconfig, obs)
                     info["optimal_length"] = self._optimal.copy()
             info["final_obs"] = final_obs
             info["_final_obs"] = done
@@ -291,8 +293,9 @@ class MazeVectorEnv(VectorEnv):
         g = self.config.grid
         frames = []
         for i in range(self.render_envs):
-            args = (self._walls[i].reshape(g, g), int(self._start[i]), int(self._goal[i]),
-                    int(self._pos[i]))
+            to_grid, m = load_engine().cell_to_grid, self.config.size
+            args = (self._walls[i].reshape(g, g), to_grid(self._start[i], m),
+                    to_grid(self._goal[i], m), to_grid(self._pos[i], m))
             frames.append(maze_render.maze_text(*args) if self.render_mode == "ansi"
                           else maze_render.maze_image(*args))
         if self.render_mode == "human":
