@@ -263,3 +263,34 @@ def test_native_vector_envs_switch_task_exactly_at_trial_ends(env_id):
     assert ends >= 4
     # the cycle hands tasks out in order, trial after trial
     assert venv.get_trial_tasks()[0] in tasks
+
+
+def test_box_actions_are_passed_raw_and_discrete_observations_one_hot():
+    env = TrialWrapper(gym.make("KrazyGym/Navigation2D-v0"), episodes_per_trial=2)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (2 + 2 + 2,)
+    action = np.array([0.05, -0.3], dtype=np.float32)
+    obs, reward, *_ = env.step(action)
+    np.testing.assert_allclose(obs[env.obs_slice], [0.05, -0.1])  # the env clipped the move
+    np.testing.assert_array_equal(obs[env.action_slice], action)  # the input shows the action
+    assert obs[env.reward_index] == np.float32(reward)
+
+    env = TrialWrapper(gym.make("KrazyGym/TabularMDP-v0"), episodes_per_trial=1)
+    obs, _ = env.reset(seed=0)
+    assert obs[env.obs_slice].tolist() == [1.0] + [0.0] * 9  # state 0, one-hot
+
+
+def test_space_encoder():
+    from krazy_gym.wrappers import SpaceEncoder
+
+    enc = SpaceEncoder(spaces.MultiDiscrete([2, 3]))
+    assert enc.size == 5
+    np.testing.assert_array_equal(enc.encode(np.array([1, 2])), [0, 1, 0, 0, 1])
+    np.testing.assert_array_equal(enc.encode_batch(np.array([[0, 0], [1, 1]])),
+                                  [[1, 0, 1, 0, 0], [0, 1, 0, 1, 0]])
+    enc = SpaceEncoder(spaces.Discrete(3, start=-1))
+    np.testing.assert_array_equal(enc.encode(-1), [1, 0, 0])
+    enc = SpaceEncoder(spaces.Box(-np.inf, np.inf, shape=(2, 2)))
+    assert enc.size == 4 and np.isfinite(enc.low).all()
+    enc = SpaceEncoder(spaces.Tuple((spaces.Discrete(2), spaces.Box(0, 1, (1,)))))
+    np.testing.assert_array_equal(enc.encode((1, np.array([0.5]))), [0, 1, 0.5])
