@@ -63,7 +63,9 @@ class Benchmark:
         max_score: an analytic upper bound on the per-episode return, or None.
         metric_kind: which exploration metrics to record (``METRIC_KINDS``).
         vectorization: how the tasks of a batch run (``VECTORIZATION_MODES``).
-        batch_size: default number of tasks run in lockstep by one agent instance.
+        batch_size: default number of (seed, task) rows run in lockstep by one agent
+            instance (rows are taken seed-major, so a batch may span seeds; bigger batches
+            amortise the harness's per-step cost; ``--workers`` parallelises over batches).
         description: one line for ``krazy-gym benchmarks``.
         store_tasks: ship the test tasks as a file (families whose generation is slow);
             not part of the hash — a stored file must equal the generated tasks.
@@ -344,7 +346,7 @@ def _builtin() -> list[Benchmark]:
                 reference_source=_KW_NOTE,
                 max_score=float(goals),
                 metric_kind="krazy_world",
-                batch_size=64,
+                batch_size=320,
                 store_tasks=True,
                 description=f"Krazy World {preset.lower()} preset, 3 explore + 2 exploit (as E-RL2)",
             )
@@ -362,7 +364,7 @@ def _builtin() -> list[Benchmark]:
             reference_source="none in the literature for this maze family; max_score bounds the return",
             max_score=1.0,
             metric_kind="maze",
-            batch_size=64,
+            batch_size=320,
             store_tasks=True,
             description="10x10 perfect mazes, unobserved goal, 3 explore + 2 exploit",
         )
@@ -385,7 +387,7 @@ def _builtin() -> list[Benchmark]:
             ),
             max_score=1.0,
             vectorization="sync",
-            batch_size=100,
+            batch_size=500,
             description="5-armed Bernoulli bandits, 10 pulls scored as RL2 Table 1 (0 explore + 10 exploit)",
         )
     )
@@ -406,7 +408,7 @@ def _builtin() -> list[Benchmark]:
                 "random 100.1)"
             ),
             vectorization="sync",
-            batch_size=100,
+            batch_size=500,
             description="10-state 5-action MDPs, 10 episodes scored as RL2 Table 2 (0 explore + 10 exploit)",
         )
     )
@@ -423,7 +425,7 @@ def _builtin() -> list[Benchmark]:
             reference_source="MAML (Finn et al. 2017) reports only curves; reward <= 0 bounds the return",
             max_score=0.0,
             vectorization="sync",
-            batch_size=40,
+            batch_size=200,
             description="2-D point navigation, 20 explore + adapt + 2 exploit (as MAML)",
         )
     )
@@ -439,7 +441,7 @@ def _builtin() -> list[Benchmark]:
             random_score=_rs("PointCorner"),
             reference_source="none (E-MAML/ProMP report only curves)",
             vectorization="sync",
-            batch_size=40,
+            batch_size=200,
             description="2-D point, sparse corner goals, 20 explore + adapt + 2 exploit",
         )
     )

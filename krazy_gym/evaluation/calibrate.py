@@ -108,11 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         stored = RANDOM_SCORES.get(name)
         same = stored is not None and stored == value
         mismatched += not same
-        print(f"{name:16s} random score {value!r} (stored {stored!r}{', same' if same else ''})")
+        print(f"{name:16s} random score {value!r} (stored {stored!r}{', same' if same else ''})",
+              flush=True)
         scores[name] = value
+        if not args.check:
+            write_scores(scores)  # after every benchmark: a long run keeps what it measured
     if args.check:
         return 1 if mismatched else 0
-    write_scores(scores)
     print(f"wrote {SCORES_PATH}")
     return 0
 

@@ -79,6 +79,8 @@ class MetricRecorder:
         elif kind == "maze":
             self.names += ["success", "path_length_ratio"]
         self.values = {n: np.zeros((num_rows, num_episodes)) for n in self.names}
+        self._flat = {n: v.reshape(-1) for n, v in self.values.items()}
+        self._episodes = num_episodes
 
     def record(
         self,
@@ -89,22 +91,23 @@ class MetricRecorder:
         terminated: np.ndarray,
     ) -> None:
         """Record the episodes that just ended in ``rows`` (vectorised over rows)."""
-        v = self.values
-        v["episode_length"][rows, episodes] = lengths
+        flat = self._flat  # writes through flat views of the (C-contiguous) value arrays
+        at = rows * self._episodes + episodes
+        flat["episode_length"][at] = lengths
         if self.kind == "krazy_world":
             fast = isinstance(final_infos, Mapping)
             for key in KRAZY_WORLD_KEYS:
                 column = final_infos.get(key) if fast else None
-                if column is not None and getattr(column, "dtype", None) not in (None, np.dtype(object)):
+                if isinstance(column, np.ndarray) and column.dtype.kind in "biuf":
                     # gymnasium layout; every finished row has a final info
-                    v[key][rows, episodes] = column[rows]
+                    flat[key][at] = column[rows]
                 else:
-                    v[key][rows, episodes] = info_column(final_infos, key, rows)
+                    flat[key][at] = info_column(final_infos, key, rows)
         elif self.kind == "maze":
-            v["success"][rows, episodes] = np.asarray(terminated, dtype=np.float64)
+            flat["success"][at] = np.asarray(terminated, dtype=np.float64)
             optimal = info_column(final_infos, "optimal_length", rows)
             safe = np.where(optimal > 0, optimal, 1.0)
-            v["path_length_ratio"][rows, episodes] = np.where(optimal > 0, lengths / safe, 0.0)
+            flat["path_length_ratio"][at] = np.where(optimal > 0, lengths / safe, 0.0)
 
     def finish(self) -> dict[str, np.ndarray]:
         """The recorded arrays, with derived metrics filled in."""

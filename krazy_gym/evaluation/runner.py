@@ -85,9 +85,10 @@ def phase_seed(run_seed: int, task_index: int, phase: int) -> int:
     return (int(run_seed) * 1_000_003 + int(task_index)) * 2 + int(phase)
 
 
-def agent_seed(run_seed: int, batch_start: int) -> int:
-    """The ``seed=`` given to the agent factory for the batch starting at ``batch_start``."""
-    return _derive(run_seed, 1_000_003, batch_start)
+def agent_seed(run_seed: int, task_index: int) -> int:
+    """The ``seed=`` given to the agent factory for the batch whose first row is
+    (``run_seed``, ``task_index``)."""
+    return _derive(run_seed, 1_000_003, task_index)
 
 
 # -- units -----------------------------------------------------------------------------------------
@@ -95,29 +96,40 @@ def agent_seed(run_seed: int, batch_start: int) -> int:
 
 @dataclass(frozen=True)
 class Unit:
-    """One seed × one batch of test tasks."""
+    """One batch of (seed, test task) rows run in lockstep by one agent instance.
 
-    seed_index: int
-    seed: int
-    task_indices: tuple[int, ...]
+    Rows are consecutive in the seed-major list of all (seed, task) pairs, so a unit may span
+    seeds (a bigger batch amortises the per-step cost of the harness over more envs).
+    """
+
+    index: int
+    rows: tuple[tuple[int, int, int], ...]  # (seed index, seed, task index) per row
+
+    @property
+    def task_indices(self) -> tuple[int, ...]:
+        return tuple(r[2] for r in self.rows)
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(r[1] for r in self.rows)
 
 
 @dataclass
 class UnitResult:
-    seed_index: int
-    task_indices: tuple[int, ...]
-    returns: list[list[float]]
-    metrics: dict[str, list[list[float]]]
+    index: int
+    rows: tuple[tuple[int, int], ...]  # (seed index, task index) per row
+    returns: Any  # rows × episodes (numpy array in process, lists after JSON)
+    metrics: dict[str, Any]  # name -> rows × episodes
     env_steps: int
     seconds: float = field(default=0.0)
     vector_steps: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "seed_index": self.seed_index,
-            "task_indices": list(self.task_indices),
-            "returns": self.returns,
-            "metrics": self.metrics,
+            "index": self.index,
+            "rows": [list(r) for r in self.rows],
+            "returns": np.asarray(self.returns).tolist(),
+            "metrics": {k: np.asarray(v).tolist() for k, v in self.metrics.items()},
             "env_steps": self.env_steps,
             "seconds": self.seconds,
             "vector_steps": self.vector_steps,
@@ -126,18 +138,17 @@ class UnitResult:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> UnitResult:
         return cls(
-            d["seed_index"], tuple(d["task_indices"]), d["returns"], d["metrics"],
+            d["index"], tuple(tuple(r) for r in d["rows"]), d["returns"], d["metrics"],
             d["env_steps"], d.get("seconds", 0.0), d.get("vector_steps", 0),
         )
 
 
 def make_units(benchmark: Benchmark, seeds: Sequence[int], batch_size: int) -> list[Unit]:
-    """Seeds × consecutive task batches, in a fixed order."""
-    n = benchmark.num_test_tasks
+    """The seed-major (seed, task) pairs cut into consecutive batches of ``batch_size``."""
+    pairs = [(si, int(s), t) for si, s in enumerate(seeds) for t in range(benchmark.num_test_tasks)]
     return [
-        Unit(si, int(s), tuple(range(start, min(n, start + batch_size))))
-        for si, s in enumerate(seeds)
-        for start in range(0, n, batch_size)
+        Unit(k, tuple(pairs[start : start + batch_size]))
+        for k, start in enumerate(range(0, len(pairs), batch_size))
     ]
 
 
@@ -283,19 +294,19 @@ class _ActionChecker:
 @dataclass
 class _Context:
     agent_label: str
-    seed: int
-    task_indices: tuple[int, ...]
+    unit: Unit
 
     def where(self, phase: str, episode: Any, step: int, row: int | None = None) -> str:
-        tasks = self.task_indices
-        if row is not None:
-            what = f"test task {tasks[row]}"
-        elif len(tasks) == 1:
-            what = f"test task {tasks[0]}"
+        rows = self.unit.rows
+        if row is not None or len(rows) == 1:
+            _, seed, task = rows[row or 0]
+            what = f"test task {task}, seed {seed}"
         else:
-            what = f"test tasks {tasks[0]}-{tasks[-1]} (batch of {len(tasks)})"
+            first, last = rows[0], rows[-1]
+            seeds = f"seed {first[1]}" if first[1] == last[1] else f"seeds {first[1]}-{last[1]}"
+            what = f"test tasks {first[2]}-{last[2]} (batch of {len(rows)}), {seeds}"
         ep = f", episode {episode}" if episode is not None else ""
-        return f"{what}, seed {self.seed}, {phase} phase{ep}, step {step}"
+        return f"{what}, {phase} phase{ep}, step {step}"
 
 
 def _call_agent(ctx: _Context, method: str, fn: Callable, where: str, *args, **kwargs):
@@ -318,12 +329,12 @@ def run_unit(
     start_time = time.perf_counter()
     fn = load_factory(factory) if isinstance(factory, str) else factory
     tasks_all = benchmark.tasks()
-    rows = len(unit.task_indices)
+    rows = len(unit.rows)
     tasks = [tasks_all[i] for i in unit.task_indices]
     label = agent_label or (factory if isinstance(factory, str) else repr(factory))
-    ctx = _Context(label, unit.seed, unit.task_indices)
+    ctx = _Context(label, unit)
     agent = _call_agent(
-        ctx, "factory", lambda: make_agent(fn, agent_seed(unit.seed, unit.task_indices[0]), label),
+        ctx, "factory", lambda: make_agent(fn, agent_seed(unit.rows[0][1], unit.rows[0][2]), label),
         ctx.where("setup", None, 0),
     )
     envs = make_vector_env(benchmark, rows)
@@ -352,7 +363,7 @@ def run_unit(
             _call_agent(ctx, "adapt", agent.adapt, ctx.where("adapt", None, 0))
         if n_eps == 0:
             continue
-        seeds = [phase_seed(unit.seed, t, phase_id) for t in unit.task_indices]
+        seeds = [phase_seed(seed, t, phase_id) for _, seed, t in unit.rows]
         if native and load_tasks:
             obs, _ = envs.reset(seed=seeds, options={"task": tasks})
         else:
@@ -449,10 +460,10 @@ def run_unit(
         first_episode += n_eps
     _ENV_TASKS[id(envs)] = task_key  # only after a clean finish
     return UnitResult(
-        seed_index=unit.seed_index,
-        task_indices=unit.task_indices,
-        returns=returns.tolist(),
-        metrics={k: v.tolist() for k, v in recorder.finish().items()},
+        index=unit.index,
+        rows=tuple((si, t) for si, _, t in unit.rows),
+        returns=returns,
+        metrics=dict(recorder.finish()),
         env_steps=int(recorder.values["episode_length"].sum()),
         seconds=time.perf_counter() - start_time,
         vector_steps=vector_steps,
@@ -634,14 +645,14 @@ def evaluate(
         "seeds": seed_list,
         "batch_size": batch,
     }
-    done: dict[tuple[int, int], UnitResult] = {}
+    done: dict[int, UnitResult] = {}
     ckpt = partial_path(out) if out is not None else None
     if resume and ckpt is not None and ckpt.exists():
         saved = json.loads(ckpt.read_text(encoding="utf-8"))
         if saved.get("header") == header:
             for d in saved.get("units", []):
                 r = UnitResult.from_json(d)
-                done[(r.seed_index, r.task_indices[0])] = r
+                done[r.index] = r
 
     def checkpoint(error: str | None = None) -> None:
         if ckpt is None:
@@ -654,12 +665,12 @@ def evaluate(
         }
         write_json_atomic(ckpt, payload)
 
-    todo = [u for u in units if (u.seed_index, u.task_indices[0]) not in done]
+    todo = [u for u in units if u.index not in done]
     total = len(seed_list) * bench.num_test_tasks * bench.episodes
     bar = _make_progress(progress, total, f"{bench.name} · {name}")
     tick = (bar.update_fn if hasattr(bar, "update_fn") else bar) if bar is not None else None
     if tick is not None and done:
-        tick(sum(len(r.task_indices) for r in done.values()) * bench.episodes)
+        tick(sum(len(r.rows) for r in done.values()) * bench.episodes)
 
     try:
         _dispatch(bench, agent if isinstance(agent, str) else factory, todo, label, workers,
@@ -690,7 +701,7 @@ def evaluate(
 
 def _dispatch(bench, factory, todo, label, workers, engine, ray_address, done, checkpoint, tick):
     def finished(r: UnitResult) -> None:
-        done[(r.seed_index, r.task_indices[0])] = r
+        done[r.index] = r
         checkpoint()
 
     if engine == "ray":
@@ -711,7 +722,7 @@ def _dispatch(bench, factory, todo, label, workers, engine, ray_address, done, c
                 r = UnitResult.from_json(fut.result())
                 finished(r)
                 if tick is not None:
-                    tick(len(r.task_indices) * bench.episodes)
+                    tick(len(r.rows) * bench.episodes)
         except BaseException:
             for f in futures:
                 f.cancel()
@@ -743,13 +754,13 @@ def _dispatch_ray(bench, factory, todo, label, workers, ray_address, finished, t
             raise EvaluationError(str(exc)) from exc
         finished(r)
         if tick is not None:
-            tick(len(r.task_indices) * bench.episodes)
+            tick(len(r.rows) * bench.episodes)
 
 
 def assemble_results(
     bench: Benchmark,
     seeds: list[int],
-    units: dict[tuple[int, int], UnitResult],
+    units: dict[int, UnitResult],
     name: str,
     factory: str,
     wall: float,
@@ -764,11 +775,11 @@ def assemble_results(
     env_steps = vector_steps = 0
     filled = np.zeros((n_s, n_t), dtype=bool)
     for r in units.values():
-        idx = list(r.task_indices)
-        returns[r.seed_index, idx] = np.asarray(r.returns)
+        si, ti = np.asarray(r.rows, dtype=np.int64).T
+        returns[si, ti] = np.asarray(r.returns)
         for k, v in r.metrics.items():
-            metrics.setdefault(k, np.zeros((n_s, n_t, n_e)))[r.seed_index, idx] = np.asarray(v)
-        filled[r.seed_index, idx] = True
+            metrics.setdefault(k, np.zeros((n_s, n_t, n_e)))[si, ti] = np.asarray(v)
+        filled[si, ti] = True
         env_steps += r.env_steps
         vector_steps += r.vector_steps
     if not filled.all():

@@ -128,7 +128,7 @@ def test_invalid_action_names_agent_task_step_and_keeps_partial(tmp_path):
     assert "outside Discrete(2" in msg
     assert not out.exists()
     partial = json.loads(partial_path(out).read_text())
-    done = [u["task_indices"] for u in partial["units"]]
+    done = [[t for _, t in u["rows"]] for u in partial["units"]]
     assert done == [list(range(s, s + 2)) for s in range(0, bad - bad % 2, 2)]
     assert "test task" in partial["error"]
     # the kept units hold the real returns of those tasks
