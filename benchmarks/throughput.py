@@ -129,6 +129,36 @@ def krazy_world_batched(num_envs: int) -> Callable[[float], Row]:
     return row
 
 
+def maze_batched(num_envs: int) -> Callable[[float], Row]:
+    """Native batched ``KrazyGym/Maze-v0`` (10x10 cells, local view), one task per env."""
+
+    def row(seconds: float) -> Row:
+        import gymnasium as gym
+
+        import krazy_gym  # noqa: F401
+
+        envs = gym.make_vec("KrazyGym/Maze-v0", num_envs=num_envs)
+        tasks = envs.unwrapped.sample_tasks(num_envs, split="train", seed=0)
+        envs.reset(seed=0, options={"task": tasks})
+        actions = np.random.default_rng(0).integers(0, 4, size=(64, num_envs))
+        reps = max(1, 20_000 // num_envs)
+        k = [0]
+
+        def run() -> int:
+            step = envs.step
+            for _ in range(reps):
+                step(actions[k[0] % 64])
+                k[0] += 1
+            return reps * num_envs
+
+        run()
+        steps, wall, cpu = _timed(run, seconds)
+        envs.close()
+        return Row(f"maze batched, {num_envs:>4} mazes (10x10 cells, local view)", steps, wall, cpu)
+
+    return row
+
+
 def minigrid_single(seconds: float) -> Row:
     import minigrid  # noqa: F401  (registers the MiniGrid ids)
 
@@ -144,7 +174,7 @@ SECTIONS: dict[str, list[Callable[[float], Row]]] = {
         krazy_world_batched(1024),
         krazy_world_batched(4096),
     ],
-    # "maze": [...],  <- the maze rows go here (same Row interface)
+    "maze": [maze_batched(1), maze_batched(64), maze_batched(1024), maze_batched(4096)],
     "minigrid": [minigrid_single],
 }
 
