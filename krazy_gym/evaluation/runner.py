@@ -232,7 +232,7 @@ class _ActionChecker:
     def check(
         self, action: Any, n: int, active: np.ndarray, all_active: bool = False
     ) -> tuple[np.ndarray, int | None, str]:
-        """(actions to step with, first bad row or None, reason)."""
+        """(actions to step with, first bad row (None: the whole batch), reason or "")."""
         if (
             self.fast
             and type(action) is np.ndarray
@@ -252,12 +252,12 @@ class _ActionChecker:
         expected = (n, *self.space.shape) if self.space.shape is not None else (n,)
         if self.kind == "discrete":
             if a.shape != (n,):
-                return a, 0, f"actions must have shape {(n,)}, got {a.shape}"
+                return a, None, f"actions must have shape {(n,)}, got {a.shape}"
             if a.dtype.kind not in "iu":
                 if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
                     a = a.astype(np.int64)
                 else:
-                    return a, 0, f"discrete actions must be integers, got dtype {a.dtype}"
+                    return a, None, f"discrete actions must be integers, got dtype {a.dtype}"
             bad = ((a < self.low) | (a >= self.high)) & active
             if bad.any():
                 row = int(np.argmax(bad))
@@ -267,7 +267,7 @@ class _ActionChecker:
             return a, None, ""
         if self.kind == "box":
             if a.shape != expected:
-                return a, 0, f"actions must have shape {expected}, got {a.shape}"
+                return a, None, f"actions must have shape {expected}, got {a.shape}"
             finite = np.isfinite(a).reshape(n, -1).all(axis=1)
             bad = ~finite & active
             if bad.any():
@@ -279,7 +279,7 @@ class _ActionChecker:
                 a[~active] = self.noop
             return a, None, ""
         if len(a) != n:
-            return a, 0, f"expected {n} actions, got {len(a)}"
+            return a, None, f"expected {n} actions, got {len(a)}"
         for row in range(n):
             if active[row] and not self.space.contains(a[row]):
                 return a, row, f"action {a[row]!r} is not in {self.space}"
@@ -387,11 +387,12 @@ def run_unit(
                 ) from exc
             env_action, bad_row, reason = checker.check(action, rows, active, all_active)
             if reason:
-                ep = first_episode + int(done_eps[bad_row]) + 1
-                raise AgentError(
-                    f"agent {label} returned an invalid action at "
-                    f"{ctx.where(phase, f'{ep} of {episodes}', step - int(ep_start[bad_row]), bad_row)}: {reason}"
-                )
+                if bad_row is None:  # the batch as a whole (wrong shape or dtype)
+                    where = ctx.where(phase, None, step)
+                else:
+                    ep = f"{first_episode + int(done_eps[bad_row]) + 1} of {episodes}"
+                    where = ctx.where(phase, ep, step - int(ep_start[bad_row]), bad_row)
+                raise AgentError(f"agent {label} returned an invalid action at {where}: {reason}")
             try:
                 next_obs, reward, terminated, truncated, infos = envs.step(env_action)
             except Exception as exc:  # noqa: BLE001

@@ -400,3 +400,38 @@ def sb3_untrained_ppo(seed=None):
     env = gym.make("KrazyGymTest/ToyChain-v0")
     model = PPO("MlpPolicy", env, seed=0, device="cpu", n_steps=16, batch_size=16)
     return SB3PolicyAgent(model, deterministic=True)
+
+
+class WrongShape(AlwaysRight):
+    name = "wrong-shape"
+
+    def act(self, obs):
+        return np.ones((self.n, 2), dtype=np.int64)
+
+
+def wrong_shape():
+    return WrongShape()
+
+
+class BadBox:
+    """Navigation-style agent for a Box action space that returns NaN for row 1."""
+
+    name = "bad-box"
+
+    def reset(self, num_tasks, observation_space, action_space):
+        self.n, self.shape = num_tasks, action_space.shape
+
+    def act(self, obs):
+        a = np.zeros((self.n, *self.shape), dtype=np.float32)
+        a[1] = np.nan
+        return a
+
+    def observe(self, *args):
+        pass
+
+    def adapt(self):
+        pass
+
+
+def bad_box():
+    return BadBox()

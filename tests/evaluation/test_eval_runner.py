@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import eval_toys
@@ -203,3 +204,21 @@ def test_progress_callback_counts_every_task_episode():
     seen = []
     evaluate(eval_toys.always_right, bench, seeds=2, progress=seen.append)
     assert sum(seen) == 2 * bench.num_test_tasks * bench.episodes
+
+
+def test_wrong_action_shape_names_the_batch():
+    bench = eval_toys.chain_benchmark(batch_size=3)
+    with pytest.raises(AgentError) as info:
+        evaluate("eval_toys:wrong_shape", bench, seeds=1, progress=False)
+    msg = str(info.value)
+    assert "wrong-shape" in msg and "test tasks 0-2 (batch of 3), seed 0" in msg
+    assert "explore phase" in msg and "step 0" in msg and "shape (3,)" in msg
+
+
+def test_non_finite_box_action_names_the_task():
+    from krazy_gym.evaluation import get_benchmark
+
+    bench = dataclasses.replace(get_benchmark("Navigation2D"), num_test_tasks=3, batch_size=3,
+                                explore_episodes=1, exploit_episodes=1)
+    with pytest.raises(AgentError, match=r"bad-box.*test task 1, seed 0.*step 0.*not finite"):
+        evaluate("eval_toys:bad_box", bench, seeds=1, progress=False, aggregates=False)
