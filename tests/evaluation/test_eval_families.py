@@ -65,13 +65,17 @@ def test_bandit_random_score_is_the_mean_arm_probability():
     assert res["aggregates"]["score_mean"] == pytest.approx(expected, abs=0.02)
 
 
-def test_mujoco_family_runs_on_async_vector_env():
+def test_mujoco_async_vector_env_equals_sync():
+    """Calibration runs MuJoCo in one process (sync); it must give the async results."""
     pytest.importorskip("mujoco")
     bench = small("HalfCheetahVel", num_test_tasks=2, explore_episodes=1, exploit_episodes=1)
     assert bench.vectorization == "async"
     res = evaluate(RANDOM, bench, seeds=1, progress=False)
     validate_results(res)
     assert res["exploration_metrics"]["episode_length"] == [[[100.0, 100.0]] * 2]
+    same = evaluate(RANDOM, dataclasses.replace(bench, vectorization="sync"), seeds=1,
+                    progress=False)
+    assert same["returns"] == res["returns"]
 
 
 @pytest.mark.slow
