@@ -5,7 +5,9 @@ adapted parameters ``θ'_k = θ − α ∇L_k(θ)`` for every task ``k`` and the
 differentiated through them. Each policy here is an ``nn.Module`` (its own parameters are θ)
 evaluated with ``torch.func.functional_call`` on any parameter dict; a dict whose tensors carry
 a leading task dimension ``K`` (``params[name].shape == (K, *θ[name].shape)``) is evaluated
-with ``torch.func.vmap`` over the tasks, on observations shaped ``(K, ..., obs_dim)``.
+on observations shaped ``(K, N, obs_dim)`` with one batched matmul per layer (equal to
+``torch.func.vmap`` of the functional call, tested, and several times faster for these small
+networks); K views of one θ run as a single un-batched call.
 
 * :class:`CategoricalMLPPolicy` (``Discrete`` actions): distribution info ``{"logits"}``.
 * :class:`GaussianMLPPolicy` (``Box`` actions): state-independent learned ``log_std``;
@@ -76,10 +78,37 @@ class MLPPolicy(nn.Module):
         raise NotImplementedError
 
     def dist_info(self, params: Params, obs: torch.Tensor) -> DistInfo:
-        """Distribution parameters for ``obs`` under ``params`` (task-batched or not)."""
-        if self._is_batched(params):
-            return vmap(self._raw, in_dims=(0, 0))(params, obs)
-        return self._raw(params, obs)
+        """Distribution parameters for ``obs`` under ``params`` (task-batched or not).
+
+        Task-batched params (leading dim K) take ``obs`` shaped ``(K, N, obs_dim)``. When all
+        K copies are views of one θ (``expand_params``: stride 0), one un-batched call serves
+        all tasks (only outside autograd: per-task gradients need the batched path); otherwise
+        each layer is a batched matmul over the tasks.
+        """
+        if not self._is_batched(params):
+            return self._raw(params, obs)
+        no_grad = not torch.is_grad_enabled() or not any(p.requires_grad for p in params.values())
+        if no_grad and all(p.stride(0) == 0 for p in params.values()):
+            shared = {n: p[0] for n, p in params.items()}
+            k = obs.shape[0]
+            info = self._raw(shared, obs.reshape(-1, obs.shape[-1]))
+            return {n: v.reshape(k, -1, *v.shape[1:]) for n, v in info.items()}
+        return self._raw_batched(params, obs)
+
+    def _net_batched(self, params: Params, obs: torch.Tensor) -> torch.Tensor:
+        """``self.net`` with per-task weights: ``obs`` (K, N, d) -> (K, N, out)."""
+        h = obs
+        for name, module in self.net.named_children():
+            if isinstance(module, nn.Linear):
+                weight = params[f"net.{name}.weight"]
+                bias = params[f"net.{name}.bias"]
+                h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+            else:
+                h = module(h)
+        return h
+
+    def _raw_batched(self, params: Params, obs: torch.Tensor) -> DistInfo:
+        return vmap(self._raw, in_dims=(0, 0))(params, obs)
 
     def log_prob(self, info: DistInfo, actions: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -120,6 +149,9 @@ class CategoricalMLPPolicy(MLPPolicy):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(obs)
 
+    def _raw_batched(self, params: Params, obs: torch.Tensor) -> DistInfo:
+        return {"logits": torch.log_softmax(self._net_batched(params, obs), dim=-1)}
+
     def log_prob(self, info: DistInfo, actions: torch.Tensor) -> torch.Tensor:
         return torch.gather(info["logits"], -1, actions.long().unsqueeze(-1)).squeeze(-1)
 
@@ -131,9 +163,11 @@ class CategoricalMLPPolicy(MLPPolicy):
         return -(info["logits"].exp() * info["logits"]).sum(-1)
 
     def sample(self, info: DistInfo, generator: torch.Generator) -> torch.Tensor:
-        probs = info["logits"].exp().reshape(-1, self.num_actions)
-        draws = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-        return draws.reshape(info["logits"].shape[:-1])
+        """Inverse-CDF draw: one uniform per row (cheaper than ``torch.multinomial``)."""
+        cdf = torch.cumsum(info["logits"].exp(), dim=-1)
+        u = torch.rand(cdf.shape[:-1] + (1,), generator=generator, dtype=cdf.dtype)
+        draws = (cdf[..., :-1] < u * cdf[..., -1:]).sum(-1)
+        return draws
 
     def mode(self, info: DistInfo) -> torch.Tensor:
         return info["logits"].argmax(-1)
@@ -163,6 +197,10 @@ class GaussianMLPPolicy(MLPPolicy):
     def _raw(self, params: Params, obs: torch.Tensor) -> DistInfo:
         mean, log_std = functional_call(self, params, (obs,), strict=True, tie_weights=False)
         return {"mean": mean, "log_std": log_std}
+
+    def _raw_batched(self, params: Params, obs: torch.Tensor) -> DistInfo:
+        mean = self._net_batched(params, obs)
+        return {"mean": mean, "log_std": params["log_std"].unsqueeze(1).expand_as(mean)}
 
     def log_prob(self, info: DistInfo, actions: torch.Tensor) -> torch.Tensor:
         z = (actions - info["mean"]) * torch.exp(-info["log_std"])

@@ -187,6 +187,8 @@ class MetaSampler:
         self.action_space = self.envs.single_action_space
         self.adapt_action = ActionAdapter(self.action_space)
         self.env_steps = 0  # real (unmasked) env steps taken so far
+        self._tasks: list[Any] | None = None  # the tasks currently assigned to the sub-envs
+        self.sub_env_steps = 0  # envs.step calls × num_envs (includes finished, masked envs)
 
     def close(self) -> None:
         self.envs.close()
@@ -206,7 +208,15 @@ class MetaSampler:
             raise ValueError(f"expected {k} tasks, got {len(tasks)}")
         params = {name: p.detach() for name, p in params.items()}
         batched = policy._is_batched(params)
-        self.envs.set_attr("task", [t for t in tasks for _ in range(m)])
+        # (re)assigning tasks makes the envs rebuild them at reset: skip it when the same tasks
+        # are sampled again (the post-update batch, more rounds)
+        if (
+            self._tasks is None
+            or len(self._tasks) != k
+            or any(a is not b for a, b in zip(self._tasks, tasks))
+        ):
+            self.envs.set_attr("task", [t for t in tasks for _ in range(m)])
+            self._tasks = list(tasks)
         rounds = []
         for _ in range(self.rounds):
             rounds.append(self._run_round(policy, params, batched, rng, generator, k, m, horizon))
@@ -253,6 +263,7 @@ class MetaSampler:
             rew_buf[t] = np.where(alive, reward, 0.0)
             mask_buf[t] = alive
             self.env_steps += int(alive.sum())
+            self.sub_env_steps += n
             alive &= ~(np.asarray(terminated) | np.asarray(truncated))
             if not alive.any():
                 steps = t + 1

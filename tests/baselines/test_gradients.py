@@ -326,3 +326,34 @@ def test_packing_real_steps_keeps_objectives_and_drops_padding():
     b = adapt("lvc", pol, pol.parameters_dict(), [packed], 0.2, create_graph=False)[-1]
     for name in a:
         torch.testing.assert_close(a[name], b[name])
+
+
+@pytest.mark.parametrize("policy_kind", ["categorical", "gaussian"])
+def test_batched_forward_equals_vmap_of_functional_call(policy_kind):
+    from torch.func import vmap
+
+    pol = _policy(policy_kind)
+    theta = pol.parameters_dict()
+    per_task = {
+        n: p.detach().unsqueeze(0) + 0.1 * torch.randn(K, *p.shape, dtype=p.dtype)
+        for n, p in theta.items()
+    }
+    obs = torch.randn(K, N, 3, dtype=torch.float64)
+    fast = pol.dist_info(per_task, obs)
+    ref = vmap(pol._raw, in_dims=(0, 0))(per_task, obs)
+    with torch.no_grad():
+        shared = pol.dist_info(expand_params(theta, K), obs)
+    ref_shared = {k: torch.stack([pol._raw(theta, obs[i])[k] for i in range(K)]) for k in ref}
+    for key in ref:
+        torch.testing.assert_close(fast[key], ref[key])
+        torch.testing.assert_close(shared[key], ref_shared[key])
+
+
+def test_categorical_sampling_follows_the_probabilities():
+    pol = CategoricalMLPPolicy(1, 3, hidden_sizes=(2,))
+    logits = torch.log(torch.tensor([[0.2, 0.5, 0.3]])).expand(200_000, 3)
+    draws = pol.sample({"logits": logits}, torch.Generator().manual_seed(0))
+    freq = torch.bincount(draws, minlength=3).double() / draws.numel()
+    torch.testing.assert_close(
+        freq, torch.tensor([0.2, 0.5, 0.3], dtype=torch.float64), atol=5e-3, rtol=0
+    )
