@@ -6,16 +6,24 @@ batch of N; the board generator's reachability search uses the same move functio
 (:func:`resolve_move`). Importing this module imports numba (and loads or compiles the
 cached kernels), so only the env modules and the generator import it, lazily.
 
-Batch layout (one row per env, all ``int32`` unless said otherwise):
+Boards are stored *padded*: a ``(size+2) x (size+2)`` grid whose border cells hold the tile
+``OUTSIDE``, so a move or an observation window never needs a bounds check. Cells are flat
+indices into that grid; an action is a unit step (``sign(dr)*W + sign(dc)``, ``W = size+2``)
+repeated ``max(|dr|, |dc|)`` times.
 
-* ``params[N, HEADER + 2*cells]``: the task, packed by :func:`pack_task`: start cell, energy
-  (-1 = unlimited), energy refill, number of goals, the 4 action displacements, the colour
-  channel of each tile type, then the initial tiles and the teleporter partner of each cell.
+Batch layout (one row per env, ``int32`` unless said otherwise):
+
+* ``params[N, HEADER]``: the task's small numbers, packed by :func:`pack_task`: start cell,
+  energy (-1 = unlimited), energy refill, number of goals, each action's unit step and repeat
+  count, the colour channel of each tile type (``OUTSIDE`` -> the outside channel). Read on
+  every step, so kept small (96 bytes per env).
+* ``layout[N, 2*W*W]`` (int16): the initial padded tiles, then the teleporter partner of each
+  cell (-1 for none). Read only at resets and teleports.
 * ``death_reward[N]`` (float64).
-* ``board[N, cells]`` (uint8): the tiles of the running episode (collected goals, keys and
+* ``board[N, W*W]`` (uint8): the tiles of the running episode (collected goals, keys and
   energy tiles and an opened lock become normal).
-* ``state[N, STATE_SIZE]``: agent cell, energy, key held, and the episode counters reported
-  in ``info`` (goals, deaths, keys, teleports, tile types visited) and the step count.
+* ``state[N, STATE_SIZE]``: agent cell, energy, key held, the episode counters reported in
+  ``info`` (goals, deaths, keys, teleports, tile types visited) and the step count.
 
 Rules of one step (see the README's rules table): the action's displacement ``(dr, dc)`` is
 walked in unit steps ``(sign dr, sign dc)``; a step into a wall, a closed lock or off the
@@ -53,9 +61,9 @@ from krazy_gym.krazy_world.task import (
 P_START, P_ENERGY, P_REFILL, P_GOALS, P_MOVES, P_COLOURS = 0, 1, 2, 3, 4, 12
 HEADER = 24
 S_POS, S_ENERGY, S_KEY, S_GOALS, S_DEATHS, S_KEYS, S_TELEPORTS, S_VISITED, S_NVISITED, S_T = range(10)
-S_ROW, S_COL = 10, 11
-STATE_SIZE = 12
-#: the ``info`` keys, in the order of the kernels' ``infos[slot, key, env]`` output
+STATE_SIZE = 10
+OUTSIDE = NUM_TILE_TYPES  # the tile code of the padding around the board
+#: the ``info`` keys and the state columns that hold them
 INFO_KEYS: tuple[str, ...] = ("goals", "deaths", "tile_types_visited", "keys", "teleports")
 INFO_COLUMNS: tuple[int, ...] = (S_GOALS, S_DEATHS, S_NVISITED, S_KEYS, S_TELEPORTS)
 NUM_INFO = len(INFO_KEYS)
@@ -87,20 +95,63 @@ def fast_entry(kernel, *args):
         return kernel
 
 
-def pack_task(task: KrazyWorldTask) -> tuple[np.ndarray, float]:
-    """The ``params`` row and death reward of one task (see the module docstring)."""
-    cells = task.size * task.size
-    row = np.zeros(HEADER + 2 * cells, dtype=np.int32)
-    row[P_START] = task.start[0] * task.size + task.start[1]
+def padded_layout(size: int, tiles: np.ndarray, partner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat padded tiles (``OUTSIDE`` border) and teleporter partners (padded indices, -1 none).
+
+    Args:
+        tiles: ``(size, size)`` tile types; partner: flat unpadded partner cell per cell.
+    """
+    w = size + 2
+    board = np.full((w, w), OUTSIDE, dtype=np.int32)
+    board[1:-1, 1:-1] = tiles
+    pad_index = (np.arange(size)[:, None] + 1) * w + np.arange(size)[None, :] + 1
+    pad_index = pad_index.ravel()
+    padded_partner = np.full(w * w, -1, dtype=np.int32)
+    has = partner >= 0
+    padded_partner[pad_index[has]] = pad_index[partner[has]]
+    return board.ravel(), padded_partner
+
+
+def padded_cell(size: int, row: int, col: int) -> int:
+    """Flat padded index of board cell ``(row, col)``."""
+    return (row + 1) * (size + 2) + col + 1
+
+
+def unpadded(size: int, cell: int) -> tuple[int, int]:
+    """``(row, col)`` on the board of a flat padded index."""
+    r, c = divmod(int(cell), size + 2)
+    return r - 1, c - 1
+
+
+def unpad_board(size: int, board_row: np.ndarray) -> np.ndarray:
+    """``(size, size)`` tiles from a flat padded board row."""
+    return np.asarray(board_row).reshape(size + 2, size + 2)[1:-1, 1:-1]
+
+
+def move_table(size: int, moves) -> np.ndarray:
+    """``[unit step, repeats]`` of each action on the padded grid, flattened (8 values)."""
+    w = size + 2
+    table = []
+    for dr, dc in moves:
+        table += [int(np.sign(dr)) * w + int(np.sign(dc)), max(abs(dr), abs(dc))]
+    return np.asarray(table, dtype=np.int32)
+
+
+def pack_task(task: KrazyWorldTask) -> tuple[np.ndarray, np.ndarray, float]:
+    """The ``params`` row, ``layout`` row and death reward of one task (see the module docstring)."""
+    size = task.size
+    tiles = task.tiles_array()
+    board, partner = padded_layout(size, tiles, task.partner_array())
+    row = np.zeros(HEADER, dtype=np.int32)
+    row[P_START] = padded_cell(size, *task.start)
     row[P_ENERGY] = -1 if task.energy is None else task.energy
     row[P_REFILL] = task.energy_replenish
-    tiles = task.tiles_array().ravel()
     row[P_GOALS] = int(np.count_nonzero(tiles == GOAL))
-    row[P_MOVES : P_MOVES + 8] = np.asarray(task.moves, dtype=np.int32).ravel()
+    row[P_MOVES : P_MOVES + 8] = move_table(size, task.moves)
     row[P_COLOURS : P_COLOURS + NUM_TILE_TYPES] = task.colours
-    row[HEADER : HEADER + cells] = tiles
-    row[HEADER + cells :] = task.partner_array()
-    return row, float(task.death_reward)
+    row[P_COLOURS + OUTSIDE] = EXTRA_CHANNEL
+    layout = np.concatenate([board, partner]).astype(np.int16)
+    return row, layout, float(task.death_reward)
 
 
 def obs_size(size: int, view: int, mode: int) -> int:
@@ -119,76 +170,63 @@ _JIT = {"cache": True, "error_model": "numpy"}
 
 
 @njit(inline="always", **_JIT)
-def resolve_move(board, b, partner, p, poff, size, r, c, dr, dc, has_key):  # pragma: no cover
-    """Where one action from ``(r, c)`` takes the agent; the board is not modified.
+def resolve_move(board, b, partner, p, poff, pos, unit, repeats, has_key):  # pragma: no cover
+    """Where one action from padded cell ``pos`` takes the agent; the board is not modified.
 
-    ``board[b, :]`` are the current tiles, ``partner[p, poff + cell]`` the teleporter partner
-    of a cell. Returns ``(row, col, event, opened_lock_cell, visited_type_mask)``: where the
-    agent ends, the effect of that cell (``EV_*``), the lock opened on the way (-1 if none;
-    the key is then used up) and a bit mask of the tile types the agent stood on.
+    ``board[b, :]`` are the current padded tiles, ``partner[p, poff + cell]`` the teleporter
+    partner of a cell; the action is ``repeats`` unit steps of ``unit``. Returns
+    ``(cell, event, opened_lock_cell, visited_type_mask)``: where the agent ends, the effect
+    of that cell (``EV_*``), the lock opened on the way (-1 if none; the key is then used up)
+    and a bit mask of the tile types the agent stood on.
     """
-    n = max(abs(dr), abs(dc))
-    ur = (dr > 0) - (dr < 0)
-    uc = (dc > 0) - (dc < 0)
     lock_cell = -1
     visited = 0
-    moved = False
-    for _ in range(n):
-        nr = r + ur
-        nc = c + uc
-        if nr < 0 or nr >= size or nc < 0 or nc >= size:
-            break
-        t = board[b, nr * size + nc]
-        if t == WALL:
+    cur = pos
+    for _ in range(repeats):
+        nxt = cur + unit
+        t = board[b, nxt]
+        if t == WALL or t == OUTSIDE:
             break
         if t == LOCK:
             if has_key == 0:
                 break
             has_key = 0
-            lock_cell = nr * size + nc
+            lock_cell = nxt
             visited |= 1 << LOCK
-        r = nr
-        c = nc
-        moved = True
-    if not moved:
-        return r, c, EV_NONE, -1, 0
+        cur = nxt
+    if cur == pos:
+        return pos, EV_NONE, -1, 0
     while True:
-        cell = r * size + c
-        if cell == lock_cell:  # opened on the way in: now a normal cell
-            return r, c, EV_NONE, lock_cell, visited
-        t = board[b, cell]
+        if cur == lock_cell:  # opened on the way in: now a normal cell
+            return cur, EV_NONE, lock_cell, visited
+        t = board[b, cur]
         visited |= 1 << t
         if t == NORMAL:
-            return r, c, EV_NONE, lock_cell, visited
+            return cur, EV_NONE, lock_cell, visited
         if t == ICE:
-            nr = r + ur
-            nc = c + uc
-            if nr < 0 or nr >= size or nc < 0 or nc >= size:
-                return r, c, EV_NONE, lock_cell, visited
-            nt = board[b, nr * size + nc]
-            if nt == WALL:
-                return r, c, EV_NONE, lock_cell, visited
+            nxt = cur + unit
+            nt = board[b, nxt]
+            if nt == WALL or nt == OUTSIDE:
+                return cur, EV_NONE, lock_cell, visited
             if nt == LOCK:
                 if has_key == 0:
-                    return r, c, EV_NONE, lock_cell, visited
+                    return cur, EV_NONE, lock_cell, visited
                 has_key = 0
-                lock_cell = nr * size + nc
+                lock_cell = nxt
                 visited |= 1 << LOCK
-            r = nr
-            c = nc
+            cur = nxt
             continue
         if t == GOAL:
-            return r, c, EV_GOAL, lock_cell, visited
+            return cur, EV_GOAL, lock_cell, visited
         if t == DEATH:
-            return r, c, EV_DEATH, lock_cell, visited
+            return cur, EV_DEATH, lock_cell, visited
         if t == TELEPORTER:
-            dest = partner[p, poff + cell]
-            return dest // size, dest % size, EV_TELEPORT, lock_cell, visited
+            return partner[p, poff + cur], EV_TELEPORT, lock_cell, visited
         if t == KEY:
-            return r, c, EV_KEY, lock_cell, visited
+            return cur, EV_KEY, lock_cell, visited
         if t == ENERGY:
-            return r, c, EV_ENERGY, lock_cell, visited
-        return r, c, EV_NONE, lock_cell, visited
+            return cur, EV_ENERGY, lock_cell, visited
+        return cur, EV_NONE, lock_cell, visited
 
 
 @njit(inline="always", **_JIT)
@@ -201,28 +239,24 @@ def _popcount(x):  # pragma: no cover - compiled
 
 
 @njit(inline="always", **_JIT)
-def _step_one(i, action, params, board, state, death_reward, size):  # pragma: no cover
-    """Apply one action to env ``i``; return ``(reward, terminated)``."""
-    dr = params[i, P_MOVES + 2 * action]
-    dc = params[i, P_MOVES + 2 * action + 1]
+def _step_one(i, action, params, layout, board, state, death_reward, cells):  # pragma: no cover
+    """Apply one action to env ``i`` (``cells`` = padded cells); return ``(reward, terminated)``."""
+    unit = params[i, P_MOVES + 2 * action]
+    repeats = params[i, P_MOVES + 2 * action + 1]
     cap = params[i, P_ENERGY]
     limited = cap >= 0
     energy = state[i, S_ENERGY]
     if limited and energy > 0:
         energy -= 1
-    r, c, event, lock_cell, visited = resolve_move(
-        board, i, params, i, HEADER + size * size, size, state[i, S_ROW], state[i, S_COL], dr, dc,
-        state[i, S_KEY],
-    )  # fmt: skip
-    pos = r * size + c
+    pos, event, lock_cell, visited = resolve_move(
+        board, i, layout, i, cells, state[i, S_POS], unit, repeats, state[i, S_KEY]
+    )
     reward = 0.0
     terminated = False
     if lock_cell >= 0:
         board[i, lock_cell] = NORMAL
         state[i, S_KEY] = 0
     state[i, S_POS] = pos
-    state[i, S_ROW] = r
-    state[i, S_COL] = c
     if event != EV_NONE:
         if event == EV_GOAL:
             reward = 1.0
@@ -259,69 +293,67 @@ def _step_one(i, action, params, board, state, death_reward, size):  # pragma: n
 
 
 @njit(inline="always", **_JIT)
-def _reset_one(i, params, board, state, size):  # pragma: no cover - compiled
-    cells = size * size
+def _reset_one(i, params, layout, board, state, cells):  # pragma: no cover - compiled
     for k in range(cells):
-        board[i, k] = params[i, HEADER + k]
+        board[i, k] = layout[i, k]
     for k in range(STATE_SIZE):
         state[i, k] = 0
     start = params[i, P_START]
     state[i, S_POS] = start
-    state[i, S_ROW] = start // size
-    state[i, S_COL] = start % size
     state[i, S_ENERGY] = max(params[i, P_ENERGY], 0)
     state[i, S_VISITED] = 1 << board[i, start]
     state[i, S_NVISITED] = 1
 
 
 @njit(inline="always", **_JIT)
-def _write_info(infos, slot, i, state):  # pragma: no cover - compiled
-    infos[slot, 0, i] = state[i, S_GOALS]
-    infos[slot, 1, i] = state[i, S_DEATHS]
-    infos[slot, 2, i] = state[i, S_NVISITED]
-    infos[slot, 3, i] = state[i, S_KEYS]
-    infos[slot, 4, i] = state[i, S_TELEPORTS]
+def _write_final_info(final_info, i, state):  # pragma: no cover - compiled
+    final_info[0, i] = state[i, S_GOALS]
+    final_info[1, i] = state[i, S_DEATHS]
+    final_info[2, i] = state[i, S_NVISITED]
+    final_info[3, i] = state[i, S_KEYS]
+    final_info[4, i] = state[i, S_TELEPORTS]
 
 
 @njit(inline="always", **_JIT)
 def _write_obs(out, params, board, state, i, size, view, mode):  # pragma: no cover - compiled
     """Write env ``i``'s observation into row ``i`` of ``out`` (see ``obs_size``)."""
     cap = params[i, P_ENERGY]
+    pos = state[i, S_POS]
+    w = size + 2
     if view == VIEW_LOCAL:
-        pr = state[i, S_ROW]
-        pc = state[i, S_COL]
+        corner = pos - w - 1
         if mode == MODE_ONEHOT:
             for k in range(9 * NUM_CHANNELS):
                 out[i, k] = 0
-        k = 0
-        for dr in range(-1, 2):
-            r = pr + dr
-            for dc in range(-1, 2):
-                c = pc + dc
-                if r < 0 or r >= size or c < 0 or c >= size:
-                    ch = EXTRA_CHANNEL
-                else:
-                    ch = params[i, P_COLOURS + board[i, r * size + c]]
-                if mode == MODE_ONEHOT:
-                    out[i, k * NUM_CHANNELS + ch] = 1
-                else:
-                    out[i, k] = ch
-                k += 1
-        tail = 9 * NUM_CHANNELS if mode == MODE_ONEHOT else 9
+            for dr in range(3):
+                base = corner + dr * w
+                for dc in range(3):
+                    ch = params[i, P_COLOURS + board[i, base + dc]]
+                    out[i, (dr * 3 + dc) * NUM_CHANNELS + ch] = 1
+            tail = 9 * NUM_CHANNELS
+        else:
+            for dr in range(3):
+                base = corner + dr * w
+                for dc in range(3):
+                    out[i, dr * 3 + dc] = params[i, P_COLOURS + board[i, base + dc]]
+            tail = 9
     else:
         cells = size * size
-        pos = state[i, S_POS]
+        agent = (pos // w - 1) * size + pos % w - 1
         if mode == MODE_ONEHOT:
             for k in range(cells * NUM_CHANNELS):
                 out[i, k] = 0
-            for k in range(cells):
-                out[i, k * NUM_CHANNELS + params[i, P_COLOURS + board[i, k]]] = 1
-            out[i, pos * NUM_CHANNELS + EXTRA_CHANNEL] = 1
+            for r in range(size):
+                for c in range(size):
+                    t = board[i, (r + 1) * w + c + 1]
+                    out[i, (r * size + c) * NUM_CHANNELS + params[i, P_COLOURS + t]] = 1
+            out[i, agent * NUM_CHANNELS + EXTRA_CHANNEL] = 1
             tail = cells * NUM_CHANNELS
         else:
-            for k in range(cells):
-                out[i, k] = params[i, P_COLOURS + board[i, k]]
-            out[i, cells] = pos
+            for r in range(size):
+                for c in range(size):
+                    out[i, r * size + c] = params[i, P_COLOURS + board[i, (r + 1) * w + c + 1]]
+            out[i, cells] = agent
             tail = cells + 1
     if mode == MODE_ONEHOT:
         out[i, tail] = state[i, S_ENERGY] / cap if cap > 0 else 1.0
@@ -332,15 +364,15 @@ def _write_obs(out, params, board, state, i, size, view, mode):  # pragma: no co
 
 # -- batch kernels -----------------------------------------------------------------------------
 @njit(**_JIT)
-def step_batch(actions, params, board, state, death_reward, config, obs, rewards, dones, final_obs, infos):  # pragma: no cover
+def step_batch(actions, params, layout, board, state, death_reward, config, obs, rewards, dones, final_obs, final_info):  # pragma: no cover
     """Step every env of the batch in place; return -1, or the first env with an invalid action.
 
     ``config = [size, view, mode, horizon, autoreset]``. ``horizon > 0`` truncates an episode
     after that many steps. Outputs: ``obs[i]``, ``rewards[i]``, ``dones[0, i]`` (terminated),
-    ``dones[1, i]`` (truncated), ``infos[0, :, i]`` (the ``INFO_KEYS`` counters). With
-    ``autoreset`` a finished env's last observation goes to ``final_obs[i]`` and its last
-    counters to ``infos[1, :, i]`` (zeros for unfinished envs), and the env is reset in the same
-    step (gymnasium's ``AutoresetMode.SAME_STEP``). An invalid action changes nothing.
+    ``dones[1, i]`` (truncated); the ``info`` counters stay in ``state`` (``INFO_COLUMNS``).
+    With ``autoreset`` a finished env's last observation goes to ``final_obs[i]`` and its last
+    counters to ``final_info[:, i]`` (other entries are left alone), and the env is reset in
+    the same step (gymnasium's ``AutoresetMode.SAME_STEP``). An invalid action changes nothing.
     """
     n = actions.shape[0]
     for i in range(n):
@@ -351,8 +383,9 @@ def step_batch(actions, params, board, state, death_reward, config, obs, rewards
     mode = config[2]
     horizon = config[3]
     autoreset = config[4]
+    cells = board.shape[1]
     for i in range(n):
-        reward, term = _step_one(i, actions[i], params, board, state, death_reward, size)
+        reward, term = _step_one(i, actions[i], params, layout, board, state, death_reward, cells)
         trunc = horizon > 0 and state[i, S_T] >= horizon
         rewards[i] = reward
         dones[0, i] = term
@@ -360,43 +393,32 @@ def step_batch(actions, params, board, state, death_reward, config, obs, rewards
         if autoreset:
             if term or trunc:
                 _write_obs(final_obs, params, board, state, i, size, view, mode)
-                _write_info(infos, 1, i, state)
-                _reset_one(i, params, board, state, size)
-            else:
-                for k in range(NUM_INFO):
-                    infos[1, k, i] = 0
+                _write_final_info(final_info, i, state)
+                _reset_one(i, params, layout, board, state, cells)
         _write_obs(obs, params, board, state, i, size, view, mode)
-        _write_info(infos, 0, i, state)
     return -1
 
 
 @njit(**_JIT)
-def reset_batch(mask, params, board, state, config, obs, infos):  # pragma: no cover - compiled
-    """Reset the envs where ``mask`` is true; write their observations and ``infos[0]``."""
+def reset_batch(mask, params, layout, board, state, config, obs):  # pragma: no cover - compiled
+    """Reset the envs where ``mask`` is true and write their observations."""
     size = config[0]
     view = config[1]
     mode = config[2]
+    cells = board.shape[1]
     for i in range(mask.shape[0]):
         if mask[i]:
-            _reset_one(i, params, board, state, size)
+            _reset_one(i, params, layout, board, state, cells)
             _write_obs(obs, params, board, state, i, size, view, mode)
-            _write_info(infos, 0, i, state)
 
 
 # -- reachability (used by the board generator) ------------------------------------------------
 @njit(**_JIT)
-def goal_reachable(tiles, partner, size, moves, start, energy):  # pragma: no cover - compiled
-    """True if some goal can be reached from ``start`` by the task's own moves.
-
-    Breadth-first search over ``(cell, key state)`` (0: key on the board, 1: key held,
-    2: lock opened) with :func:`resolve_move`; death ends a path. With limited ``energy`` a goal
-    must be reached within ``energy`` actions without counting refills (energy tiles act as
-    normal tiles), so the answer is conservative: True means reachable for certain.
-    """
-    cells = size * size
+def _search(board, partner, moves, start, energy):  # pragma: no cover - compiled
+    cells = board.shape[0]
     boards = np.empty((3, cells), dtype=np.int32)
     for k in range(cells):
-        t = tiles[k]
+        t = board[k]
         if t == ENERGY:
             t = NORMAL
         boards[0, k] = t
@@ -417,11 +439,9 @@ def goal_reachable(tiles, partner, size, moves, start, energy):  # pragma: no co
         if energy >= 0 and dist[s] >= energy:
             continue
         for a in range(4):
-            r, c, event, lock_cell, _ = resolve_move(
-                boards, ks, partner2d, 0, 0, size, cell // size, cell % size, moves[2 * a],
-                moves[2 * a + 1], 1 if ks == 1 else 0,
-            )  # fmt: skip
-            pos = r * size + c
+            pos, event, lock_cell, _ = resolve_move(
+                boards, ks, partner2d, 0, 0, cell, moves[2 * a], moves[2 * a + 1], 1 if ks == 1 else 0
+            )
             if event == EV_GOAL:
                 return True
             if event == EV_DEATH:
@@ -437,6 +457,29 @@ def goal_reachable(tiles, partner, size, moves, start, energy):  # pragma: no co
                 queue[tail] = ns
                 tail += 1
     return False
+
+
+def goal_reachable(
+    size: int, tiles: np.ndarray, partner: np.ndarray, moves, start: tuple[int, int], energy: int | None
+) -> bool:
+    """True if some goal can be reached from ``start`` by the task's own moves.
+
+    Breadth-first search over ``(cell, key state)`` (0: key on the board, 1: key held,
+    2: lock opened) with :func:`resolve_move`; death ends a path. With limited ``energy`` a goal
+    must be reached within ``energy`` actions without counting refills (energy tiles act as
+    normal tiles), so the answer is conservative: True means reachable for certain.
+
+    Args:
+        tiles: ``(size, size)`` tile types; partner: flat unpadded partner per cell (-1 none);
+        moves: the four ``(dr, dc)``; energy: None for unlimited.
+    """
+    board, padded_partner = padded_layout(size, tiles, partner)
+    return bool(
+        _search(
+            board, padded_partner, move_table(size, moves), padded_cell(size, *start),
+            -1 if energy is None else energy,
+        )  # fmt: skip
+    )
 
 
 __all__ = [

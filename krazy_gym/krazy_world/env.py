@@ -186,10 +186,11 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
         self.task_family = KrazyWorldFamily(**self.config.task_config)
         eng = load_engine()
         size = self.config.size
-        cells = size * size
+        cells = (size + 2) ** 2  # the engine's boards are padded with an OUTSIDE border
         obs_len = eng.obs_size(size, self.config.view_code, self.config.kernel_mode)
         obs_dtype = np.float32 if self.config.kernel_mode == 0 else np.uint8
-        self._params = np.zeros((1, eng.HEADER + 2 * cells), dtype=np.int32)
+        self._params = np.zeros((1, eng.HEADER), dtype=np.int32)
+        self._layout = np.zeros((1, 2 * cells), dtype=np.int16)
         self._death_reward = np.zeros(1, dtype=np.float64)
         self._board = np.zeros((1, cells), dtype=np.uint8)
         self._state = np.zeros((1, eng.STATE_SIZE), dtype=np.int32)
@@ -197,14 +198,14 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
         self._actions = np.zeros(1, dtype=np.int64)
         self._rewards = np.zeros(1, dtype=np.float64)
         self._dones = np.zeros((2, 1), dtype=np.bool_)
-        self._infos = np.zeros((2, eng.NUM_INFO, 1), dtype=np.int64)
+        self._final_info = np.zeros((eng.NUM_INFO, 1), dtype=np.int64)  # unused: no autoreset
         self._all = np.ones(1, dtype=np.bool_)
         kconfig = eng.kernel_config(size, self.config.view_code, self.config.kernel_mode)
         self._step_args = (
-            self._actions, self._params, self._board, self._state, self._death_reward, kconfig,
-            self._obs, self._rewards, self._dones, self._obs, self._infos,
+            self._actions, self._params, self._layout, self._board, self._state, self._death_reward, kconfig,
+            self._obs, self._rewards, self._dones, self._obs, self._final_info,
         )  # fmt: skip
-        self._reset_args = (self._all, self._params, self._board, self._state, kconfig, self._obs, self._infos)
+        self._reset_args = (self._all, self._params, self._layout, self._board, self._state, kconfig, self._obs)
         self._bind_kernels()
         self._rgb = obs_mode == "rgb"
         self._window = None
@@ -212,7 +213,8 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
 
     def _bind_kernels(self) -> None:
         eng = load_engine()
-        self._obs_row = self._obs[0]  # a view: rebuilt after unpickling, which would copy it
+        self._obs_row = self._obs[0]  # views: rebuilt after unpickling, which would copy them
+        self._state_row = self._state[0]
         self._step_kernel = eng.fast_entry(eng.step_batch, *self._step_args)
         self._reset_kernel = eng.fast_entry(eng.reset_batch, *self._reset_args)
 
@@ -220,7 +222,7 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
         state = self.__dict__.copy()
         state["_window"] = state["_clock"] = None  # a pygame window does not pickle
         del state["_step_kernel"], state["_reset_kernel"]  # compiled entry points do not either
-        del state["_obs_row"]
+        del state["_obs_row"], state["_state_row"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -229,8 +231,9 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
 
     # -- tasks -----------------------------------------------------------------------------------
     def _apply_task(self, task: KrazyWorldTask) -> None:
-        row, death_reward = load_engine().pack_task(task)
+        row, layout, death_reward = load_engine().pack_task(task)
         self._params[0] = row
+        self._layout[0] = layout
         self._death_reward[0] = death_reward
 
     # -- gymnasium API -----------------------------------------------------------------------------
@@ -249,7 +252,7 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
         self._step_kernel(*self._step_args)
         if self.render_mode == "human":
             self.render()
-        goals, deaths, n_visited, keys, teleports = self._infos[0, :, 0].tolist()
+        _, _, _, goals, deaths, keys, teleports, _, n_visited, _ = self._state_row.tolist()
         return (
             self._obs_row.copy() if not self._rgb else self._observation(),
             self._rewards.item(),
@@ -273,7 +276,7 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
         return self._obs_row.copy()
 
     def _info(self) -> dict[str, int]:
-        goals, deaths, n_visited, keys, teleports = self._infos[0, :, 0].tolist()
+        _, _, _, goals, deaths, keys, teleports, _, n_visited, _ = self._state_row.tolist()
         return {
             "goals": goals,
             "deaths": deaths,
@@ -286,7 +289,7 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
     @property
     def agent_cell(self) -> tuple[int, int]:
         """``(row, col)`` of the agent."""
-        return divmod(int(self._state[0, 0]), self.config.size)
+        return _engine.unpadded(self.config.size, self._state[0, 0])
 
     @property
     def energy(self) -> int | None:
@@ -299,7 +302,7 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
 
     def board(self) -> np.ndarray:
         """The current tiles, ``(size, size)`` (collected goals, keys, refills, opened lock are normal)."""
-        return self._board[0].reshape(self.config.size, self.config.size).copy()
+        return _engine.unpad_board(self.config.size, self._board[0]).copy()
 
     # -- rendering ---------------------------------------------------------------------------------
     def render(self) -> np.ndarray | str | None:
@@ -308,10 +311,12 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
             return None
         if self._task is None:
             raise RuntimeError("call reset() before render()")
-        agent = int(self._state[0, 0])
+        size = self.config.size
+        r, c = self.agent_cell
+        board = _engine.unpad_board(size, self._board[0])
         if self.render_mode == "ansi":
-            return kw_render.board_text(self._task, self._board[0], agent)
-        image = kw_render.board_image(self._task, self._board[0], agent)
+            return kw_render.board_text(self._task, board, r * size + c)
+        image = kw_render.board_image(self._task, board, r * size + c)
         if self.render_mode == "rgb_array":
             return image
         self._render_human(image)

@@ -293,14 +293,11 @@ class KrazyWorldFamily(TaskFamily):
             params = self._draw(rng, cfg)
             if params is None:
                 continue
-            task_tiles = tiles_from_text(params["tiles"]).astype(np.int32).ravel()
             partner = np.full(size * size, -1, dtype=np.int32)
             for (r1, c1), (r2, c2) in params["teleporters"]:
                 partner[r1 * size + c1], partner[r2 * size + c2] = r2 * size + c2, r1 * size + c1
-            moves = np.asarray(params["moves"], dtype=np.int32).ravel()
-            budget = -1 if cfg["energy"] is None else cfg["energy"]
-            start = params["start"][0] * size + params["start"][1]
-            if goal_reachable(task_tiles, partner, size, moves, start, budget):
+            tiles = tiles_from_text(params["tiles"])
+            if goal_reachable(size, tiles, partner, params["moves"], params["start"], cfg["energy"]):
                 return params
         raise RuntimeError(
             f"no board with a reachable goal in {self.max_attempts} attempts for {cfg}; "

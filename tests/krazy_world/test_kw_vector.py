@@ -111,12 +111,25 @@ def test_reset_mask_resets_only_masked_envs():
     assert np.array_equal(obs_r[1:], obs[1:])
 
 
-def test_returned_observations_are_not_overwritten_later():
+def test_returned_arrays_are_never_overwritten_while_held():
     envs = gym.make_vec(HARD, num_envs=4)
     obs, _ = envs.reset(seed=0)
-    kept = obs.copy()
-    envs.step(np.array([0, 1, 2, 3]))
-    assert np.array_equal(obs, kept)
+    held = [(obs, obs.copy())]
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        out = envs.step(rng.integers(0, 4, size=4))
+        held.append((out[0], out[0].copy()))
+        held.append((out[1], out[1].copy()))
+        held.append((out[2], out[2].copy()))
+        held.append((out[4]["goals"], out[4]["goals"].copy()))
+    for array, copy in held:
+        assert np.array_equal(array, copy)
+    # arrays the caller dropped are reused (no fresh multi-megabyte allocation every step)
+    first = envs.step(np.zeros(4, dtype=np.int64))[0]
+    address = first.__array_interface__["data"][0]
+    del first
+    addresses = {envs.step(np.zeros(4, dtype=np.int64))[0].__array_interface__["data"][0] for _ in range(6)}
+    assert address in addresses
 
 
 def test_bad_vector_inputs_are_rejected():
