@@ -43,7 +43,4 @@ def make(path: str | os.PathLike[str] | None = None, seed: int = 0) -> Any:
     path = path if path is not None else os.environ.get("KRAZY_GYM_CHECKPOINT")
     if not path:
         raise ValueError("baselines.agents.make needs path= or KRAZY_GYM_CHECKPOINT set")
-    ckpt = load_checkpoint(path)
-    if ckpt.algo in ("rl2", "erl2"):
-        return load(path)  # the RL² loader decides its own seeding
     return load(path, seed=seed)
