@@ -367,6 +367,8 @@ def test_config_validation_names_the_field():
         rl2.Config(gamma=1.5)
     with pytest.raises(ValueError, match="sampler"):
         rl2.Config(sampler="fast")
+    with pytest.raises(ValueError, match="env_kwargs"):
+        rl2.Config(env_kwargs="[5]")
     paper = rl2.Config.paper("KrazyGym/TabularMDP-v0")
     assert paper.hidden_size == 256 and paper.episodes_per_trial == 10
 
