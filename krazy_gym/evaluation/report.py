@@ -111,6 +111,8 @@ def plot_adaptation(
         n_explore = res["explore_episodes"]
         if n_explore:
             ax.axvline(n_explore + 0.5, color="grey", linestyle="--", linewidth=1)
+    if many:
+        ax.set_xticks(np.arange(1, np.asarray(many[0]["returns"]).shape[-1] + 1))
     ax.set_xlabel("episode within task (dashed line: adapt)")
     ax.set_ylabel("mean return")
     ax.set_title("adaptation curve")
