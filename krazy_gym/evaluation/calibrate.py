@@ -58,6 +58,29 @@ def available(name: str) -> str | None:
     return None
 
 
+def _stored_scores() -> dict[str, float]:
+    """The scores in ``_random_scores.py`` as it is on disk now (not as imported)."""
+    import ast
+
+    tree = ast.parse(SCORES_PATH.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "RANDOM_SCORES":
+            return dict(ast.literal_eval(node.value))
+    return {}
+
+
+def update_scores(new: dict[str, float]) -> dict[str, float]:
+    """Merge ``new`` into ``_random_scores.py`` under a file lock (several calibrations may run
+    at once, one per family) and return the merged scores."""
+    import fcntl
+
+    with open(Path(tempfile.gettempdir()) / "krazy_gym_random_scores.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        merged = {**_stored_scores(), **new}
+        write_scores(merged)
+    return merged
+
+
 def write_scores(scores: dict[str, float]) -> None:
     """Atomically rewrite ``_random_scores.py`` with ``scores``."""
     lines = [
@@ -93,7 +116,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyError, ValueError) as exc:
         print(f"calibrate: error: {exc}", file=sys.stderr)
         return 2
-    scores = dict(RANDOM_SCORES)
     mismatched = 0
     for name in names:
         reason = available(name)
@@ -115,9 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         mismatched += not same
         print(f"{name:16s} random score {value!r} (stored {stored!r}{', same' if same else ''})",
               flush=True)
-        scores[name] = value
         if not args.check:
-            write_scores(scores)  # after every benchmark: a long run keeps what it measured
+            update_scores({name: value})  # after every benchmark: a long run keeps its results
     if args.check:
         return 1 if mismatched else 0
     print(f"wrote {SCORES_PATH}")
