@@ -6,12 +6,19 @@ Benchmarks missing here (their env family was not available when calibrating) us
 """
 
 RANDOM_SCORES: dict[str, float] = {
-    'Bandit': 0.508,
-    'KrazyWorld-Easy': 0.646875,
-    'KrazyWorld-Hard': 0.259375,
-    'KrazyWorld-Medium': 0.178125,
-    'Maze': -1.0668890625,
-    'Navigation2D': -63.700492884488376,
-    'PointCorner': 0.4544599762553085,
-    'TabularMDP': 9.986090168283386,
+    'AntDir': -26.710758801129717,
+    'Bandit': 0.5094000000000001,
+    'HalfCheetahDir': -14.226277340276686,
+    'HalfCheetahVel': -166.91468518112302,
+    'HopperParams': 20.906418050912652,
+    'KrazyWorld-Easy': 0.65625,
+    'KrazyWorld-Hard': 0.228125,
+    'KrazyWorld-Medium': 0.2,
+    'Maze': -1.046584375,
+    'Navigation2D': -62.57005591805745,
+    'PointCorner': 0.4627450724862652,
+    'TabularMDP': 10.095528330541471,
+    'Walker2dDir': 19.40930007750385,
+    'Walker2dParams': 4.772966241874149,
+    'Walker2dVel': 211.79472238400714,
 }
