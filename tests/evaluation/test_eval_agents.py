@@ -47,6 +47,7 @@ def eval_toys_return(task) -> float:
     return total + 1.0
 
 
+@pytest.mark.slow  # importing torch + stable-baselines3 takes ~30 s on the shared machine
 def test_sb3_adapter_with_a_real_ppo_policy_is_deterministic():
     pytest.importorskip("stable_baselines3")
     bench = eval_toys.chain_benchmark(num_test_tasks=4)
