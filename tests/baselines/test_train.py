@@ -117,12 +117,15 @@ def test_paper_config_and_overrides_land_in_the_checkpoint(tmp_path):
                 "--iterations",
                 "1",
                 *TINY,
+                "--set",
+                "tensorboard=true",
             ]
         )
         == 0
     )
     cfg = load_checkpoint(out).config
     assert cfg["algo"] == "maml-vpg" and cfg["outer"] == "vpg"
+    assert list((out / "tb").glob("events.out.tfevents.*"))  # --set tensorboard=true
     assert cfg["activation"] == "relu"  # MAML paper's Navigation2D policy
     assert cfg["hidden_sizes"] == (8,)  # --set wins over --config paper
 
