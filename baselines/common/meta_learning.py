@@ -244,9 +244,11 @@ class GradientMetaLearner:
             )
             returns.append(ep_returns)
             pre.append(data)
-            params = adapt(
+            sampling_params = adapt(
                 self.inner_kind, self.policy, theta, pre, cfg.inner_lr, create_graph=False
-            )[-1]
+            )
+            params = sampling_params[-1]
+        self._sampling_params = sampling_params  # reused by old_dist_infos
         batch = self.sampler.sample(self.policy, params, tasks, self.rng, self.torch_gen)
         post, post_returns = process_batch(
             batch, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages, self.pack
@@ -262,14 +264,17 @@ class GradientMetaLearner:
     def old_dist_infos(self, pre: list[Batch], post: Batch) -> list[dict[str, torch.Tensor]]:
         """Distribution info of the *sampling* policies on each batch (for ratios and KLs)."""
         cfg = self.config
-        params = adapt(
-            self.inner_kind,
-            self.policy,
-            self.policy.parameters_dict(),
-            pre,
-            cfg.inner_lr,
-            create_graph=False,
-        )
+        params = getattr(self, "_sampling_params", None)
+        if params is None or len(params) != len(pre) + 1:  # not from collect(): recompute
+            params = adapt(
+                self.inner_kind,
+                self.policy,
+                self.policy.parameters_dict(),
+                pre,
+                cfg.inner_lr,
+                create_graph=False,
+            )
+        self._sampling_params = None
         batches = [*pre, post]
         return [
             {k: v.detach() for k, v in self.policy.dist_info(p, b["obs"]).items()}
