@@ -98,16 +98,19 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     learner.iteration()  # warm-up
-    samp, opt = [], []
+    samp, opt, steps = [], [], []
     for _ in range(args.iterations):
+        before = learner.sampler.env_steps
         stats = learner.iteration()
         samp.append(stats["time_sampling"])
         opt.append(stats["time_optimization"])
+        steps.append(learner.sampler.env_steps - before)
     s, o = statistics.median(samp), statistics.median(opt)
     print(
         f"ProMP iteration ({args.env}, {cfg.num_tasks} tasks x {cfg.episodes_per_task} rollouts, "
         f"{cfg.ppo_steps} PPO steps): {s + o:.2f} s = sampling {s:.2f} s + optimisation {o:.2f} s "
-        f"(median of {args.iterations})",
+        f"(median of {args.iterations}; {statistics.median(steps):,.0f} real env steps per "
+        f"iteration, pre + post, early iterations from a fresh policy)",
         flush=True,
     )
     learner.close()
