@@ -63,7 +63,7 @@ HEADER = 24
 S_POS, S_ENERGY, S_KEY, S_GOALS, S_DEATHS, S_KEYS, S_TELEPORTS, S_VISITED, S_NVISITED, S_T = range(10)
 STATE_SIZE = 10
 OUTSIDE = NUM_TILE_TYPES  # the tile code of the padding around the board
-#: the ``info`` keys and the state columns that hold them
+#: the ``info`` keys (the order of the kernels' ``infos[slot, key, env]``) and their state columns
 INFO_KEYS: tuple[str, ...] = ("goals", "deaths", "tile_types_visited", "keys", "teleports")
 INFO_COLUMNS: tuple[int, ...] = (S_GOALS, S_DEATHS, S_NVISITED, S_KEYS, S_TELEPORTS)
 NUM_INFO = len(INFO_KEYS)
@@ -306,12 +306,12 @@ def _reset_one(i, params, layout, board, state, cells):  # pragma: no cover - co
 
 
 @njit(inline="always", **_JIT)
-def _write_final_info(final_info, i, state):  # pragma: no cover - compiled
-    final_info[0, i] = state[i, S_GOALS]
-    final_info[1, i] = state[i, S_DEATHS]
-    final_info[2, i] = state[i, S_NVISITED]
-    final_info[3, i] = state[i, S_KEYS]
-    final_info[4, i] = state[i, S_TELEPORTS]
+def _write_info(infos, slot, i, state):  # pragma: no cover - compiled
+    infos[slot, 0, i] = state[i, S_GOALS]
+    infos[slot, 1, i] = state[i, S_DEATHS]
+    infos[slot, 2, i] = state[i, S_NVISITED]
+    infos[slot, 3, i] = state[i, S_KEYS]
+    infos[slot, 4, i] = state[i, S_TELEPORTS]
 
 
 @njit(inline="always", **_JIT)
@@ -364,15 +364,16 @@ def _write_obs(out, params, board, state, i, size, view, mode):  # pragma: no co
 
 # -- batch kernels -----------------------------------------------------------------------------
 @njit(**_JIT)
-def step_batch(actions, params, layout, board, state, death_reward, config, obs, rewards, dones, final_obs, final_info):  # pragma: no cover
+def step_batch(actions, params, layout, board, state, death_reward, config, obs, rewards, dones, final_obs, infos):  # pragma: no cover
     """Step every env of the batch in place; return -1, or the first env with an invalid action.
 
     ``config = [size, view, mode, horizon, autoreset]``. ``horizon > 0`` truncates an episode
-    after that many steps. Outputs: ``obs[i]``, ``rewards[i]``, ``dones[0, i]`` (terminated),
-    ``dones[1, i]`` (truncated); the ``info`` counters stay in ``state`` (``INFO_COLUMNS``).
-    With ``autoreset`` a finished env's last observation goes to ``final_obs[i]`` and its last
-    counters to ``final_info[:, i]`` (other entries are left alone), and the env is reset in
-    the same step (gymnasium's ``AutoresetMode.SAME_STEP``). An invalid action changes nothing.
+    after that many steps. Outputs: ``obs[i]``, ``rewards[i]``, ``dones[:, i]`` = (terminated,
+    truncated, either), ``infos[0, :, i]`` = the ``INFO_KEYS`` counters. With ``autoreset`` a
+    finished env's last observation goes to ``final_obs[i]`` and its last counters to
+    ``infos[1, :, i]`` (zeros for unfinished envs; their ``final_obs`` rows are left alone),
+    and the env is reset in the same step (gymnasium's ``AutoresetMode.SAME_STEP``). An invalid
+    action changes nothing.
     """
     n = actions.shape[0]
     for i in range(n):
@@ -387,21 +388,27 @@ def step_batch(actions, params, layout, board, state, death_reward, config, obs,
     for i in range(n):
         reward, term = _step_one(i, actions[i], params, layout, board, state, death_reward, cells)
         trunc = horizon > 0 and state[i, S_T] >= horizon
+        done = term or trunc
         rewards[i] = reward
         dones[0, i] = term
         dones[1, i] = trunc
+        dones[2, i] = done
         if autoreset:
-            if term or trunc:
+            if done:
                 _write_obs(final_obs, params, board, state, i, size, view, mode)
-                _write_final_info(final_info, i, state)
+                _write_info(infos, 1, i, state)
                 _reset_one(i, params, layout, board, state, cells)
+            else:
+                for k in range(NUM_INFO):
+                    infos[1, k, i] = 0
         _write_obs(obs, params, board, state, i, size, view, mode)
+        _write_info(infos, 0, i, state)
     return -1
 
 
 @njit(**_JIT)
-def reset_batch(mask, params, layout, board, state, config, obs):  # pragma: no cover - compiled
-    """Reset the envs where ``mask`` is true and write their observations."""
+def reset_batch(mask, params, layout, board, state, config, obs, infos):  # pragma: no cover
+    """Reset the envs where ``mask`` is true; write their observations and ``infos[0]``."""
     size = config[0]
     view = config[1]
     mode = config[2]
@@ -410,6 +417,7 @@ def reset_batch(mask, params, layout, board, state, config, obs):  # pragma: no 
         if mask[i]:
             _reset_one(i, params, layout, board, state, cells)
             _write_obs(obs, params, board, state, i, size, view, mode)
+            _write_info(infos, 0, i, state)
 
 
 # -- reachability (used by the board generator) ------------------------------------------------

@@ -197,15 +197,17 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
         self._obs = np.zeros((1, obs_len), dtype=obs_dtype)
         self._actions = np.zeros(1, dtype=np.int64)
         self._rewards = np.zeros(1, dtype=np.float64)
-        self._dones = np.zeros((2, 1), dtype=np.bool_)
-        self._final_info = np.zeros((eng.NUM_INFO, 1), dtype=np.int64)  # unused: no autoreset
+        self._dones = np.zeros((3, 1), dtype=np.bool_)
+        self._infos = np.zeros((2, eng.NUM_INFO, 1), dtype=np.int64)
         self._all = np.ones(1, dtype=np.bool_)
         kconfig = eng.kernel_config(size, self.config.view_code, self.config.kernel_mode)
         self._step_args = (
             self._actions, self._params, self._layout, self._board, self._state, self._death_reward, kconfig,
-            self._obs, self._rewards, self._dones, self._obs, self._final_info,
+            self._obs, self._rewards, self._dones, self._obs, self._infos,
         )  # fmt: skip
-        self._reset_args = (self._all, self._params, self._layout, self._board, self._state, kconfig, self._obs)
+        self._reset_args = (
+            self._all, self._params, self._layout, self._board, self._state, kconfig, self._obs, self._infos,
+        )  # fmt: skip
         self._bind_kernels()
         self._rgb = obs_mode == "rgb"
         self._window = None
@@ -214,7 +216,7 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
     def _bind_kernels(self) -> None:
         eng = load_engine()
         self._obs_row = self._obs[0]  # views: rebuilt after unpickling, which would copy them
-        self._state_row = self._state[0]
+        self._info_row = self._infos[0, :, 0]
         self._step_kernel = eng.fast_entry(eng.step_batch, *self._step_args)
         self._reset_kernel = eng.fast_entry(eng.reset_batch, *self._reset_args)
 
@@ -222,7 +224,7 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
         state = self.__dict__.copy()
         state["_window"] = state["_clock"] = None  # a pygame window does not pickle
         del state["_step_kernel"], state["_reset_kernel"]  # compiled entry points do not either
-        del state["_obs_row"], state["_state_row"]
+        del state["_obs_row"], state["_info_row"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -252,7 +254,7 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
         self._step_kernel(*self._step_args)
         if self.render_mode == "human":
             self.render()
-        _, _, _, goals, deaths, keys, teleports, _, n_visited, _ = self._state_row.tolist()
+        goals, deaths, n_visited, keys, teleports = self._info_row.tolist()
         return (
             self._obs_row.copy() if not self._rgb else self._observation(),
             self._rewards.item(),
@@ -276,7 +278,7 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
         return self._obs_row.copy()
 
     def _info(self) -> dict[str, int]:
-        _, _, _, goals, deaths, keys, teleports, _, n_visited, _ = self._state_row.tolist()
+        goals, deaths, n_visited, keys, teleports = self._info_row.tolist()
         return {
             "goals": goals,
             "deaths": deaths,

@@ -131,9 +131,8 @@ class KrazyWorldVectorEnv(VectorEnv):
         self._final_obs = np.zeros((n, obs_len), dtype=self._obs_dtype)
         self._actions = np.zeros(n, dtype=np.int64)
         self._rewards = np.zeros(n, dtype=np.float64)
-        self._dones = np.zeros((2, n), dtype=np.bool_)
-        self._final_info = np.zeros((eng.NUM_INFO, n), dtype=np.int64)
-        self._info_columns = np.array(eng.INFO_COLUMNS)
+        self._dones = np.zeros((3, n), dtype=np.bool_)
+        self._infos = np.zeros((2, eng.NUM_INFO, n), dtype=np.int64)
         self._kconfig = eng.kernel_config(
             size, self.config.view_code, self.config.kernel_mode, max_episode_steps or 0, True
         )
@@ -143,7 +142,7 @@ class KrazyWorldVectorEnv(VectorEnv):
             name: OutputPool(arr.shape, arr.dtype)
             for name, arr in (
                 ("obs", self._obs), ("final_obs", self._final_obs), ("rewards", self._rewards),
-                ("dones", self._dones), ("counters", self._final_info), ("final_info", self._final_info),
+                ("dones", self._dones), ("infos", self._infos),
             )
         }  # fmt: skip
         self._rgb = obs_mode == "rgb"
@@ -246,9 +245,12 @@ class KrazyWorldVectorEnv(VectorEnv):
                 self._tasks[i] = task
                 self._pending[i] = None
         self._obs = self._obs.copy()  # never write into an array handed out earlier
-        eng.reset_batch(mask, self._params, self._layout, self._board, self._state, self._kconfig, self._obs)
+        self._infos = self._infos.copy()
+        eng.reset_batch(
+            mask, self._params, self._layout, self._board, self._state, self._kconfig, self._obs, self._infos
+        )
         self._needs_reset = False
-        return self._observations(self._obs, copy=True), self._info_dict(self._counters(), self._all_true)
+        return self._observations(self._obs, copy=True), self._info_dict(self._infos[0], self._all_true)
 
     def step(self, actions: Any):
         """Step every env; finished envs are reset in the same step (see the class docstring).
@@ -266,26 +268,26 @@ class KrazyWorldVectorEnv(VectorEnv):
             raise TypeError(f"actions must be integers in [0, {NUM_ACTIONS}), got dtype {actions.dtype}")
         if actions.dtype != np.int64 or not actions.flags.c_contiguous:
             actions = np.ascontiguousarray(actions, dtype=np.int64)
-        outputs = (self._obs, self._final_obs, self._rewards, self._dones)
+        outputs = (self._obs, self._final_obs, self._rewards, self._dones, self._infos)
         if self.copy:  # outputs nobody holds: nothing handed out earlier is ever overwritten
             pools = self._pools
             self._obs = pools["obs"].get()
             self._final_obs = pools["final_obs"].get()
             self._rewards = pools["rewards"].get()
             self._dones = pools["dones"].get()
+            self._infos = pools["infos"].get()
         bad = _ENGINE.step_batch(
             actions, self._params, self._layout, self._board, self._state, self._death_reward, self._kconfig,
-            self._obs, self._rewards, self._dones, self._final_obs, self._final_info,
+            self._obs, self._rewards, self._dones, self._final_obs, self._infos,
         )  # fmt: skip
         if bad >= 0:  # the kernel changed nothing; keep the previous outputs too
-            self._obs, self._final_obs, self._rewards, self._dones = outputs
+            self._obs, self._final_obs, self._rewards, self._dones, self._infos = outputs
             raise ValueError(
                 f"actions must be in [0, {NUM_ACTIONS}) (action space {self.action_space}); "
                 f"env {bad} got {actions[bad]}"
             )
-        terminated, truncated = self._dones[0], self._dones[1]
-        infos = self._info_dict(self._counters(), self._all_true)
-        done = terminated | truncated
+        terminated, truncated, done = self._dones
+        infos = self._info_dict(self._infos[0], self._all_true)
         if done.any():
             if self._rgb:  # draw only the finished envs' rows
                 idx = np.flatnonzero(done)
@@ -295,10 +297,7 @@ class KrazyWorldVectorEnv(VectorEnv):
                 final_obs = self._final_obs
             infos["final_obs"] = final_obs
             infos["_final_obs"] = done
-            final_info = self._pools["final_info"].get() if self.copy else np.empty_like(self._final_info)
-            final_info.fill(0)
-            np.copyto(final_info, self._final_info, where=done[None, :])
-            infos["final_info"] = self._info_dict(final_info, done)
+            infos["final_info"] = self._info_dict(self._infos[1], done)
             infos["_final_info"] = done
         return self._observations(self._obs, copy=False), self._rewards, terminated, truncated, infos
 
@@ -309,13 +308,6 @@ class KrazyWorldVectorEnv(VectorEnv):
             caps = self._params[:, 1] if env_idx is None else self._params[env_idx, 1]
             return rgb_from_index(raw, self.config.size, self._local, np.maximum(caps, 0), out)
         return raw.copy() if copy else raw
-
-    def _counters(self) -> np.ndarray:
-        """``[len(INFO_KEYS), N]`` int64 counters of the running episodes (not held elsewhere)."""
-        out = self._pools["counters"].get() if self.copy else np.empty_like(self._final_info)
-        for k, column in enumerate(self._info_columns):
-            out[k] = self._state[:, column]
-        return out
 
     def _info_dict(self, values: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
         infos: dict[str, np.ndarray] = {}
