@@ -7,10 +7,14 @@ Benchmarks missing here (their env family was not available when calibrating) us
 
 RANDOM_SCORES: dict[str, float] = {
     'AntDir': -26.710758801129717,
+    'AntDir2D': -27.206416079665424,
+    'AntGoal': -729.1742263388296,
     'Bandit': 0.5094000000000001,
     'HalfCheetahDir': -14.226277340276686,
     'HalfCheetahVel': -166.91468518112302,
     'HopperParams': 20.906418050912652,
+    'HumanoidDir': 117.2368151435659,
+    'HumanoidDir2D': 117.26502907083861,
     'KrazyWorld-Easy': 0.65625,
     'KrazyWorld-Hard': 0.228125,
     'KrazyWorld-Medium': 0.2,
