@@ -408,7 +408,7 @@ def step_batch(actions, params, layout, board, state, death_reward, config, obs,
 
 @njit(**_JIT)
 def reset_batch(mask, params, layout, board, state, config, obs, infos):  # pragma: no cover
-    """Reset the envs where ``mask`` is true; write their observations and ``infos[0]``."""
+    """Reset the envs where ``mask`` is true; write every env's observation and ``infos[0]``."""
     size = config[0]
     view = config[1]
     mode = config[2]
@@ -416,8 +416,8 @@ def reset_batch(mask, params, layout, board, state, config, obs, infos):  # prag
     for i in range(mask.shape[0]):
         if mask[i]:
             _reset_one(i, params, layout, board, state, cells)
-            _write_obs(obs, params, board, state, i, size, view, mode)
-            _write_info(infos, 0, i, state)
+        _write_obs(obs, params, board, state, i, size, view, mode)
+        _write_info(infos, 0, i, state)
 
 
 # -- reachability (used by the board generator) ------------------------------------------------
