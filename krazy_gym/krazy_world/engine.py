@@ -403,6 +403,10 @@ def step_batch(actions, params, layout, board, state, death_reward, config, obs,
 def _step_loop(args, size, view, mode, horizon, autoreset):  # pragma: no cover - compiled
     actions, params, layout, board, state, death_reward, obs, rewards, dones, final_obs, infos = args
     cells = board.shape[1]
+    if autoreset:
+        for k in range(NUM_INFO):
+            for i in range(actions.shape[0]):
+                infos[1, k, i] = 0
     for i in range(actions.shape[0]):
         reward, term = _step_one(i, actions[i], params, layout, board, state, death_reward, cells)
         trunc = horizon > 0 and state[i, S_T] >= horizon
@@ -416,9 +420,6 @@ def _step_loop(args, size, view, mode, horizon, autoreset):  # pragma: no cover 
                 _write_obs(final_obs, params, board, state, i, size, view, mode)
                 _write_info(infos, 1, i, state)
                 _reset_one(i, params, layout, board, state, cells)
-            else:
-                for k in range(NUM_INFO):
-                    infos[1, k, i] = 0
         _write_obs(obs, params, board, state, i, size, view, mode)
         _write_info(infos, 0, i, state)
 
