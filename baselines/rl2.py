@@ -556,16 +556,7 @@ def load_agent(path: str | Path, deterministic: bool = False, seed: int | None =
     return RL2Agent(model, int(spec["obs_dim"]), deterministic=deterministic, seed=seed)
 
 
-def evaluate_trials(
-    model: RecurrentActorCritic, sampler: Any, num_trials: int, seed: int = 0
-) -> dict[str, float]:
-    """Mean returns of ``num_trials`` fresh trials with the sampling policy (for benchmarks)."""
-    batch = collect_trials(model, sampler, num_trials, torch.Generator().manual_seed(seed))
-    k = int(batch.episode_index.max().item()) + 1
-    return trial_statistics(batch, k, 0)
-
-
 __all__ = [
     "Config", "RL2Agent", "Run", "TrialBatch", "collect_trials", "load_agent", "ppo_update",
-    "train", "evaluate_trials",
+    "train",
 ]
