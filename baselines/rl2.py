@@ -556,7 +556,19 @@ def load_agent(path: str | Path, deterministic: bool = False, seed: int | None =
     return RL2Agent(model, int(spec["obs_dim"]), deterministic=deterministic, seed=seed)
 
 
+def make(path: str | Path | None = None, seed: int | None = 0, deterministic: bool = False) -> RL2Agent:
+    """Harness factory: ``krazy-gym evaluate --agent baselines.rl2:make`` loads the RL²/E-RL²
+    checkpoint at ``path`` (default: the ``KRAZY_GYM_CHECKPOINT`` environment variable);
+    any other checkpoint is refused with a :class:`CheckpointError` (exit code 2)."""
+    import os
+
+    path = path if path is not None else os.environ.get("KRAZY_GYM_CHECKPOINT")
+    if not path:
+        raise CheckpointError("baselines.rl2.make needs path= or KRAZY_GYM_CHECKPOINT set")
+    return load_agent(path, deterministic=deterministic, seed=seed)
+
+
 __all__ = [
     "Config", "RL2Agent", "Run", "TrialBatch", "collect_trials", "load_agent", "ppo_update",
-    "train",
+    "make", "train",
 ]

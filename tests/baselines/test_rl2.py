@@ -360,6 +360,21 @@ def test_rl2_loader_rejects_non_recurrent_checkpoints(tmp_path):
         rl2.load_agent(tmp_path / "missing")
 
 
+def test_harness_cli_refuses_a_non_recurrent_checkpoint_with_exit_2(tmp_path, monkeypatch, capsys):
+    from baselines.common.checkpoint import Checkpoint, save_checkpoint
+    from krazy_gym.evaluation.cli import main
+
+    save_checkpoint(tmp_path / "promp", Checkpoint(
+        algo="promp", env_id="KrazyGym/Bandit-v0", iteration=1, config={},
+        state={"policy": {"w": torch.zeros(2)}}, rng={}))
+    monkeypatch.setenv("KRAZY_GYM_CHECKPOINT", str(tmp_path / "promp"))
+    code = main(["evaluate", "--agent", "baselines.rl2:make", "--benchmark", "Bandit",
+                 "--seeds", "1", "--out", str(tmp_path / "r.json"), "--no-progress"])
+    assert code == 2
+    assert "no recurrent RL² policy" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
+
+
 def test_config_validation_names_the_field():
     with pytest.raises(ValueError, match="explore_episodes"):
         rl2.Config(algo="erl2", episodes_per_trial=3, explore_episodes=3)
