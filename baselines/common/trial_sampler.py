@@ -26,6 +26,7 @@ task per trial costs more than simulating it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+from krazy_gym.wrappers.flatten import SpaceEncoder
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,14 @@ class TrialInputLayout:
     observation_space: spaces.Space
     action_space: spaces.Space
 
+    @functools.cached_property
+    def obs_encoder(self) -> SpaceEncoder:
+        """The TrialWrapper's encoder of the observation (one-hot for discrete spaces)."""
+        return SpaceEncoder(self.observation_space)
+
     @property
     def obs_dim(self) -> int:
-        return int(spaces.flatdim(self.observation_space))
+        return int(self.obs_encoder.size)
 
     @property
     def discrete(self) -> bool:
@@ -72,14 +80,12 @@ class TrialInputLayout:
         return self.obs_dim + self.action_dim + 2
 
     def flatten_obs(self, obs: Any) -> np.ndarray:
-        """A batch of base-env observations ``[B, ...]`` as ``[B, obs_dim]`` float32."""
-        if isinstance(self.observation_space, spaces.Discrete):
-            idx = np.asarray(obs, dtype=np.int64).reshape(-1) - int(self.observation_space.start)
-            out = np.zeros((idx.shape[0], self.obs_dim), dtype=np.float32)
-            out[np.arange(idx.shape[0]), idx] = 1.0
-            return out
-        arr = np.asarray(obs, dtype=np.float32)
-        return arr.reshape(arr.shape[0], -1)
+        """A batch of base-env observations ``[B, ...]`` as ``[B, obs_dim]`` float32, encoded
+        exactly as :class:`~krazy_gym.wrappers.TrialWrapper` encodes them."""
+        encoder = self.obs_encoder
+        if encoder._batchable:
+            return encoder.encode_batch(obs)
+        return np.stack([encoder.encode(o) for o in obs])
 
     def build(
         self,
@@ -89,9 +95,9 @@ class TrialInputLayout:
         done: np.ndarray,
         out: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The ``[B, input_dim]`` float32 inputs. ``prev_action`` is ``[B]`` ints (discrete) or
-        ``[B, action_dim]`` floats; at a trial start pass zeros for action, reward and done
-        (with ``prev_action`` marked by ``done``/start handling in the caller)."""
+        """The ``[B, input_dim]`` float32 inputs. ``prev_action`` is ``[B]`` ints (discrete;
+        ``-1`` = no previous action, encoded as all zeros) or ``[B, action_dim]`` floats; at a
+        trial start pass ``-1``/zeros for the action and zeros for reward and done."""
         n = obs_flat.shape[0]
         x = np.zeros((n, self.input_dim), dtype=np.float32) if out is None else out
         o, a = self.obs_dim, self.action_dim
