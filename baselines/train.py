@@ -54,6 +54,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import dataclasses
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -177,6 +178,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         module = algo_module(args.algo)
         check_env_id(args.env)
         config = build_config(args, module)
+        if getattr(config, "tensorboard", False) and importlib.util.find_spec("tensorboard") is None:
+            raise UsageError(
+                "--set tensorboard=true needs the tensorboard package, which is not installed "
+                "(pip install 'krazy_gym[tensorboard]')"
+            )
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         from baselines.common.config import config_to_json

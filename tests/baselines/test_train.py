@@ -130,6 +130,22 @@ def test_paper_config_and_overrides_land_in_the_checkpoint(tmp_path):
     assert cfg["hidden_sizes"] == (8,)  # --set wins over --config paper
 
 
+def test_tensorboard_without_the_package_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "tensorboard" else real_find_spec(name, *a),
+    )
+    out = tmp_path / "run"
+    argv = ["--algo", "maml-vpg", "--env", ENV, "--out", str(out), "--iterations", "1", *TINY]
+    assert main([*argv, "--set", "tensorboard=true"]) == 2
+    assert "needs the tensorboard package" in _err(capsys)
+    assert not out.exists()  # nothing written
+
+
 def test_meta_agent_explores_with_theta_and_adapts_like_training(tmp_path):
     out = tmp_path / "run"
     assert _train(out, "promp", 1) == 0
