@@ -35,6 +35,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,12 @@ class Config:
     reward_scale: float = 1.0
     sampler: str = "auto"  #: "native" (bandit / tabular MDP), "vector" (any env), "auto"
     num_threads: int = 1  #: torch intra-op threads (1: OpenMP threads stall on a busy machine)
+    #: worker threads: the iteration's trials are split into this many groups, each sampled by
+    #: its own thread (own sampler and random streams) and each minibatch's gradient is the sum
+    #: of the groups' gradients, computed in parallel; every worker runs torch with one thread,
+    #: so use it (with num_threads=1) to occupy several cores without OpenMP's per-op barriers.
+    #: Results are deterministic for a given value but differ between values (random streams)
+    workers: int = 1
     log_every: int = 1  #: refresh the learning-curve PNG every n iterations
 
     def __post_init__(self) -> None:
@@ -107,7 +115,7 @@ class Config:
         ints = {
             "iterations": 0, "episodes_per_trial": 1, "hidden_size": 1, "trials_per_iteration": 1,
             "task_pool_size": 1, "ppo_epochs": 1, "minibatches": 1, "num_threads": 1,
-            "log_every": 1, "seed": 0,
+            "log_every": 1, "seed": 0, "workers": 1,
         }
         for name, low in ints.items():
             value = getattr(self, name)
@@ -119,6 +127,16 @@ class Config:
                 f"explore_episodes (--explore-episodes) must be an int in "
                 f"[0, episodes_per_trial={self.episodes_per_trial}), got {p!r}: "
                 "at least one episode of each trial must be paid"
+            )
+        if self.workers > self.trials_per_iteration:
+            raise ValueError(
+                f"workers must be <= trials_per_iteration={self.trials_per_iteration}, "
+                f"got {self.workers}"
+            )
+        if self.workers > 1 and self.num_threads != 1:
+            raise ValueError(
+                f"num_threads must be 1 when workers > 1 (each worker is one thread), got "
+                f"num_threads={self.num_threads}, workers={self.workers}"
             )
         if self.minibatches > self.trials_per_iteration:
             raise ValueError(
@@ -191,14 +209,30 @@ def check_task_api(env: Any, env_id: str) -> None:
         )
 
 
-def make_sampler(config: Config, rng: np.random.Generator) -> Any:
-    """The trial sampler for ``config`` (its task pool drawn from the family's train stream)."""
+def draw_task_pool(config: Config) -> list[Any]:
+    """The run's training tasks: ``task_pool_size`` tasks of the family's train stream."""
+    env = _make_single(config.env_id, json.loads(config.env_kwargs))
+    check_task_api(env, config.env_id)
+    return list(env.unwrapped.sample_tasks(config.task_pool_size, split="train", seed=config.seed))
+
+
+def make_sampler(
+    config: Config,
+    rng: np.random.Generator,
+    num_trials: int | None = None,
+    pool: Sequence[Any] | None = None,
+) -> Any:
+    """The trial sampler for ``config`` over ``pool`` (default: :func:`draw_task_pool`).
+
+    ``num_trials`` (default ``trials_per_iteration``) fixes the batch of the vector-env sampler.
+    """
     env_kwargs = json.loads(config.env_kwargs)
     env = _make_single(config.env_id, env_kwargs)
     check_task_api(env, config.env_id)
     family = getattr(env.unwrapped, "task_family", None)
     family_name = getattr(family, "name", "")
-    pool = env.unwrapped.sample_tasks(config.task_pool_size, split="train", seed=config.seed)
+    if pool is None:
+        pool = env.unwrapped.sample_tasks(config.task_pool_size, split="train", seed=config.seed)
     native = family_name in ("Bandit", "TabularMDP")
     if config.sampler == "native" and not native:
         raise ConfigError(
@@ -214,8 +248,8 @@ def make_sampler(config: Config, rng: np.random.Generator) -> Any:
         horizon = env.spec.max_episode_steps if env.spec is not None else 10
         return TabularMDPTrials(pool, config.episodes_per_trial, rng, horizon=int(horizon or 10))
     return VectorEnvTrials(
-        config.env_id, config.trials_per_iteration, config.episodes_per_trial, pool, rng,
-        env_kwargs=env_kwargs,
+        config.env_id, config.trials_per_iteration if num_trials is None else int(num_trials),
+        config.episodes_per_trial, pool, rng, env_kwargs=env_kwargs,
     )
 
 
@@ -243,6 +277,26 @@ class TrialBatch:
     @property
     def env_steps(self) -> int:
         return int(self.valid.sum().item())
+
+    @classmethod
+    def concat(cls, batches: Sequence[TrialBatch]) -> TrialBatch:
+        """The trials of ``batches`` side by side (``B`` = the sum), each padded with zeros
+        (``valid == 0``) to the longest."""
+        if len(batches) == 1:
+            return batches[0]
+        horizon = max(b.valid.shape[0] for b in batches)
+
+        def cat(name: str) -> torch.Tensor:
+            parts = []
+            for b in batches:
+                x = getattr(b, name)
+                if x.shape[0] < horizon:
+                    pad = x.new_zeros((horizon - x.shape[0], *x.shape[1:]))
+                    x = torch.cat([x, pad])
+                parts.append(x)
+            return torch.cat(parts, dim=1)
+
+        return cls(*(cat(f.name) for f in dataclasses.fields(cls)))
 
 
 @torch.inference_mode()
@@ -274,9 +328,8 @@ def collect_trials(
         inputs[t] = x
         out, value, hidden = model.step(x, hidden)
         action = model.sample(out, generator)
-        logp, _ = model.log_prob_entropy(out, action)
-        actions[t], log_probs[t], values[t] = action, logp, value
-        valid[t] = torch.from_numpy(alive.astype(np.float32))
+        actions[t], log_probs[t], values[t] = action, model.log_prob(out, action), value
+        valid[t] = torch.from_numpy(alive)
         result = sampler.step(action.numpy())
         rewards[t] = torch.from_numpy(np.where(alive, result.rewards, 0.0).astype(np.float32))
         episode_index[t] = torch.from_numpy(result.episode_index)
@@ -290,15 +343,45 @@ def collect_trials(
                       episode_index[sl], valid[sl])
 
 
+def split_sizes(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` near-equal sizes (the larger ones first)."""
+    return [total // parts + (i < total % parts) for i in range(parts)]
+
+
+def collect_parallel(
+    model: RecurrentActorCritic,
+    samplers: Sequence[Any],
+    sizes: Sequence[int],
+    generators: Sequence[torch.Generator],
+    executor: Executor | None = None,
+) -> TrialBatch:
+    """:func:`collect_trials` of ``sizes[i]`` trials from ``samplers[i]`` with
+    ``generators[i]``, one worker each (in ``executor``'s threads, or one after the other when
+    it is None: the same result), concatenated along the trial axis in worker order."""
+    jobs = [(s, n, g) for s, n, g in zip(samplers, sizes, generators, strict=True) if n > 0]
+    if executor is None or len(jobs) == 1:
+        parts = [collect_trials(model, s, n, g) for s, n, g in jobs]
+    else:
+        futures = [executor.submit(collect_trials, model, s, n, g) for s, n, g in jobs]
+        parts = [f.result() for f in futures]
+    return TrialBatch.concat(parts)
+
+
 def ppo_update(
     model: RecurrentActorCritic,
     optimizer: torch.optim.Optimizer,
     batch: TrialBatch,
     config: Config,
     generator: torch.Generator,
+    executor: Executor | None = None,
 ) -> dict[str, float]:
     """PPO-clip over whole trials: GAE on the (E-RL²-masked) training rewards, then
-    ``ppo_epochs`` passes over ``minibatches`` random groups of trials, one GRU call each."""
+    ``ppo_epochs`` passes over ``minibatches`` random groups of trials, one GRU call each.
+
+    With ``config.workers = W > 1`` every minibatch is cut into ``W`` groups of trials whose
+    losses (each normalised by the whole minibatch's valid-step count) are differentiated
+    separately, in ``executor``'s threads if given, and summed in group order: the minibatch
+    gradient, up to floating-point summation order."""
     train_rewards = training_rewards(batch.rewards, batch.episode_index, config.explore_episodes)
     if config.reward_scale != 1.0:
         train_rewards = train_rewards * config.reward_scale
@@ -310,19 +393,46 @@ def ppo_update(
         std = masked_mean((advantages - mean).pow(2), batch.valid).sqrt()
         advantages = (advantages - mean) / (std + 1e-8) * batch.valid
     num_trials = batch.valid.shape[1]
+    params = list(model.parameters())
+
+    def part(idx: torch.Tensor, denominator: torch.Tensor | None):
+        return ppo_loss(
+            model, batch.inputs[:, idx], batch.actions[:, idx], batch.log_probs[:, idx],
+            advantages[:, idx], returns[:, idx], batch.valid[:, idx],
+            config.clip, config.value_coef, config.entropy_coef, denominator,
+        )
+
+    def part_grads(idx: torch.Tensor, denominator: torch.Tensor):
+        loss, stats = part(idx, denominator)
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        return grads, stats
+
     sums: dict[str, float] = {}
     count = 0
     for _ in range(config.ppo_epochs):
         order = torch.randperm(num_trials, generator=generator)
         for idx in order.chunk(config.minibatches):
-            loss, stats = ppo_loss(
-                model, batch.inputs[:, idx], batch.actions[:, idx], batch.log_probs[:, idx],
-                advantages[:, idx], returns[:, idx], batch.valid[:, idx],
-                config.clip, config.value_coef, config.entropy_coef,
-            )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            groups = [g for g in idx.tensor_split(config.workers) if len(g) > 0]
+            if len(groups) == 1:
+                loss, stats = part(idx, None)
+                loss.backward()
+            else:
+                denominator = batch.valid[:, idx].sum().clamp(min=1.0)
+                if executor is None:
+                    results = [part_grads(g, denominator) for g in groups]
+                else:
+                    futures = [executor.submit(part_grads, g, denominator) for g in groups]
+                    results = [f.result() for f in futures]
+                for i, p in enumerate(params):
+                    gs = [r[0][i] for r in results if r[0][i] is not None]
+                    if gs:
+                        total = gs[0].clone()
+                        for g in gs[1:]:
+                            total.add_(g)
+                        p.grad = total
+                stats = {k: sum(r[1][k] for r in results) for k in results[0][1]}
+            torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
             optimizer.step()
             for k, v in stats.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
@@ -374,17 +484,38 @@ def train(config: Config, out_dir: Path, resume: bool = False) -> None:
                 logger.plot(columns, title=f"{config.algo} on {config.env_id}")
     finally:
         logger.close()
+        run.close()
 
 
 class Run:
-    """The state of one training run: model, optimiser, sampler and every generator."""
+    """The state of one training run: model, optimiser, samplers and every generator.
+
+    With ``config.workers = W`` there are ``W`` samplers (the same task pool, own numpy
+    generators) and ``W`` torch generators for action sampling; worker 0's are ``sampler`` /
+    ``torch_gen`` (the only ones when ``W = 1``; ``torch_gen`` also orders the minibatches).
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
         torch.set_num_threads(config.num_threads)  # the process's torch threads (global)
-        self.sampler_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
-        self.torch_gen = torch.Generator().manual_seed(config.seed * 2 + 1)
-        self.sampler = make_sampler(config, self.sampler_rng)
+        w = config.workers
+        self.sampler_rngs = [np.random.default_rng(np.random.SeedSequence([config.seed, 1]))]
+        self.sampler_rngs += [np.random.default_rng(np.random.SeedSequence([config.seed, 1, i]))
+                              for i in range(1, w)]
+        self.torch_gens = [torch.Generator().manual_seed(config.seed * 2 + 1)]
+        self.torch_gens += [
+            torch.Generator().manual_seed(
+                int(np.random.SeedSequence([config.seed, 2, i]).generate_state(1, np.uint64)[0] >> 1))
+            for i in range(1, w)
+        ]
+        self.sampler_rng, self.torch_gen = self.sampler_rngs[0], self.torch_gens[0]
+        self.sizes = split_sizes(config.trials_per_iteration, w)
+        pool = draw_task_pool(config) if w > 1 else None
+        self.samplers = [make_sampler(config, rng, num_trials=n, pool=pool)
+                         for rng, n in zip(self.sampler_rngs, self.sizes)]
+        self.sampler = self.samplers[0]
+        self.executor = (ThreadPoolExecutor(max_workers=w, thread_name_prefix="rl2-worker")
+                         if w > 1 else None)
         self.layout: TrialInputLayout = self.sampler.layout
         self.model = build_model(self.layout, config.hidden_size, config.seed)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
@@ -395,9 +526,10 @@ class Run:
         """Sample a batch of trials and take the PPO update; return the iteration's metrics."""
         c = self.config
         t0 = time.perf_counter()
-        batch = collect_trials(self.model, self.sampler, c.trials_per_iteration, self.torch_gen)
+        batch = collect_parallel(self.model, self.samplers, self.sizes, self.torch_gens,
+                                 self.executor)
         t1 = time.perf_counter()
-        stats = ppo_update(self.model, self.optimizer, batch, c, self.torch_gen)
+        stats = ppo_update(self.model, self.optimizer, batch, c, self.torch_gen, self.executor)
         t2 = time.perf_counter()
         steps = batch.env_steps
         self.total_steps += steps
@@ -413,8 +545,17 @@ class Run:
         })
         return metrics
 
+    def close(self) -> None:
+        """Stop the worker threads (idle threads otherwise live until the process exits)."""
+        if self.executor is not None:
+            self.executor.shutdown()
+            self.executor = None
+
     def _generators(self) -> dict[str, Any]:
-        return {"sampler": self.sampler_rng, "torch": self.torch_gen}
+        gens: dict[str, Any] = {"sampler": self.sampler_rng, "torch": self.torch_gen}
+        for i in range(1, len(self.samplers)):
+            gens[f"sampler_{i}"], gens[f"torch_{i}"] = self.sampler_rngs[i], self.torch_gens[i]
+        return gens
 
     def checkpoint(self, iteration: int) -> Checkpoint:
         return Checkpoint(

@@ -20,7 +20,7 @@ Problems (``--problem``):
 
 Example (the figures in docs/results.md, section rl2)::
 
-    nice -n 10 python benchmarks/learn_rl2.py --problem bandit5x10 --budget-minutes 15
+    nice -n 19 python benchmarks/learn_rl2.py --problem bandit5x10 --budget-minutes 15
 """
 
 from __future__ import annotations
@@ -52,33 +52,27 @@ PROBLEMS = {
 }
 
 
-def test_sampler(config: rl2.Config, num_tasks: int, seed: int):
-    """A sampler of the same kind as training's, over the family's held-out test tasks."""
-    test_cfg = dataclasses.replace(config, task_pool_size=1)
-    rng = np.random.default_rng(seed)
-    sampler = rl2.make_sampler(test_cfg, rng)
+def test_samplers(config: rl2.Config, num_tasks: int, seed: int, sizes: list[int]):
+    """One sampler per worker, of the same kind as training's, over the family's held-out test
+    tasks (the same tasks for every worker, own random streams)."""
     env_kwargs = json.loads(config.env_kwargs)
     env = rl2._make_single(config.env_id, env_kwargs)
     tasks = env.unwrapped.sample_tasks(num_tasks, split="test")
-    fresh = type(sampler)
-    if fresh.__name__ == "VectorEnvTrials":
-        return fresh(config.env_id, config.trials_per_iteration, config.episodes_per_trial, tasks,
-                     rng, env_kwargs=env_kwargs)
-    if fresh.__name__ == "TabularMDPTrials":
-        return fresh(tasks, config.episodes_per_trial, rng, horizon=sampler.horizon)
-    return fresh(tasks, config.episodes_per_trial, rng)
+    return [rl2.make_sampler(config, np.random.default_rng([seed, i]), num_trials=n, pool=tasks)
+            for i, n in enumerate(sizes)]
 
 
 @torch.inference_mode()
-def evaluate(run: rl2.Run, sampler, num_trials: int, seed: int) -> dict[str, float]:
+def evaluate(run: rl2.Run, samplers, num_trials: int, seed: int) -> dict[str, float]:
     """Mean returns over ``num_trials`` test trials (sampling policy) plus maze statistics."""
-    batch_size = run.config.trials_per_iteration if type(sampler).__name__ == "VectorEnvTrials" else num_trials
-    gen = torch.Generator().manual_seed(seed)
+    vector = type(samplers[0]).__name__ == "VectorEnvTrials"
+    sizes = run.sizes if vector else rl2.split_sizes(num_trials, len(samplers))
+    gens = [torch.Generator().manual_seed(seed * 1000 + i) for i in range(len(samplers))]
     returns, first_len, second_len = [], [], []
     per_episode = []
     done = 0
     while done < num_trials:
-        batch = rl2.collect_trials(run.model, sampler, batch_size, gen)
+        batch = rl2.collect_parallel(run.model, samplers, sizes, gens, run.executor)
         returns.append(batch.rewards.sum(0))
         k = run.config.episodes_per_trial
         per_episode.append(torch.stack(
@@ -86,7 +80,7 @@ def evaluate(run: rl2.Run, sampler, num_trials: int, seed: int) -> dict[str, flo
         lengths = torch.stack([((batch.episode_index == e) * batch.valid).sum(0) for e in range(k)])
         first_len.append(lengths[0])
         second_len.append(lengths[min(1, k - 1)])
-        done += batch_size
+        done += sum(sizes)
     ret = torch.cat(returns)
     per_ep = torch.cat(per_episode, dim=1).mean(1)
     f, s = torch.cat(first_len), torch.cat(second_len)
@@ -114,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--explore-episodes", type=int, default=0, help="E-RL² p (0 = RL²)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="worker threads sharing the trials (Config.workers; needs --threads 1)")
     ap.add_argument("--json", type=Path, default=None, help="write the evaluations here")
     ap.add_argument("--save", type=Path, default=None,
                     help="run directory for the final checkpoint (loadable by the harness)")
@@ -126,13 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     algo = "erl2" if args.explore_episodes > 0 else "rl2"
     config = apply_overrides(config, {**overrides, "algo": algo, "seed": args.seed,
                                       "explore_episodes": args.explore_episodes,
-                                      "num_threads": args.threads, **sets})
+                                      "num_threads": args.threads, "workers": args.workers,
+                                      **sets})
     torch.set_num_threads(args.threads)
     print(f"# {args.problem}: {env_id} ({paper}); config {json.dumps(dataclasses.asdict(config))}")
     print(f"# machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
+          f"{torch.get_num_threads()} threads x {config.workers} workers")
     run = rl2.Run(config)
-    sampler = test_sampler(config, args.test_tasks, seed=12345)
+    samplers = test_samplers(config, args.test_tasks, seed=12345, sizes=run.sizes)
     evals = []
     reached = None
     budget = args.budget_minutes * 60.0
@@ -143,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         it += 1
         last = it == args.iterations or run.total_time >= budget or run.total_steps >= max_steps
         if it % args.eval_every == 0 or last:
-            ev = evaluate(run, sampler, args.eval_trials, seed=it)
+            ev = evaluate(run, samplers, args.eval_trials, seed=it)
             ev.update(iteration=it, env_steps=run.total_steps, train_seconds=round(run.total_time, 1),
                       train_trial_return=round(m["trial_return"], 4))
             evals.append(ev)

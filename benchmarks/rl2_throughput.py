@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--trials", type=int, default=1024, help="lockstep trials per iteration")
     ap.add_argument("--pulls", type=int, default=10, help="episodes (pulls) per trial")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="worker threads sharing the trials (Config.workers; needs --threads 1)")
     ap.add_argument("--iterations", type=int, default=5)
     ap.add_argument("--ppo-epochs", type=int, default=1)
     ap.add_argument("--minibatches", type=int, default=1)
@@ -58,16 +60,18 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# {platform.machine()} {os.cpu_count()} cpus, load avg {load:.1f}, torch "
-          f"{torch.__version__}, {args.threads} threads; GRU {args.hidden}, {args.trials} trials "
+          f"{torch.__version__}, {args.threads} threads x {args.workers} workers; GRU "
+          f"{args.hidden}, {args.trials} trials "
           f"x {args.pulls} pulls, ppo_epochs {args.ppo_epochs}, minibatches {args.minibatches}")
     config = rl2.Config(
         env_id="KrazyGym/Bandit-v0", hidden_size=args.hidden, trials_per_iteration=args.trials,
         episodes_per_trial=args.pulls, ppo_epochs=args.ppo_epochs, minibatches=args.minibatches,
-        task_pool_size=5000, num_threads=args.threads,
+        task_pool_size=5000, num_threads=args.threads, workers=args.workers,
     )
     run = rl2.Run(config)
     run.iteration()  # warm-up
     steps = sample = update = 0.0
+    c0 = time.process_time()
     t0 = time.perf_counter()
     for _ in range(args.iterations):
         m = run.iteration()
@@ -75,8 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         sample += m["sample_seconds"]
         update += m["update_seconds"]
     wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"train: {steps / wall:,.0f} env-steps/s over {args.iterations} iterations "
-          f"({steps:,.0f} steps in {wall:.2f}s)")
+          f"({steps:,.0f} steps in {wall:.2f}s; {steps / cpu:,.0f} env-steps per CPU-second, "
+          f"load avg after {load_after:.1f})")
     print(f"sample: {sample / wall:.0%} of the time ({steps / sample:,.0f} env-steps/s rollout "
           f"only); update: {update / wall:.0%}")
 

@@ -130,6 +130,14 @@ class RecurrentActorCritic(nn.Module):
         entropy = (log_std + 0.5 * (1.0 + math.log(2 * math.pi))).sum(-1)
         return logp, entropy
 
+    def log_prob(self, policy_out: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Log-probability of ``actions`` alone (the same values as :meth:`log_prob_entropy`,
+        without computing the entropy)."""
+        if self.discrete:
+            return torch.log_softmax(policy_out, dim=-1).gather(
+                -1, actions.long().unsqueeze(-1)).squeeze(-1)
+        return self.log_prob_entropy(policy_out, actions)[0]
+
     @torch.no_grad()
     def sample(
         self, policy_out: torch.Tensor, generator: torch.Generator, deterministic: bool = False
@@ -208,9 +216,14 @@ def training_rewards(
 
 
 # -- PPO ----------------------------------------------------------------------------------------
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``x`` over the entries where ``mask`` is 1."""
-    return (x * mask).sum() / mask.sum().clamp(min=1.0)
+def masked_mean(
+    x: torch.Tensor, mask: torch.Tensor, denominator: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean of ``x`` over the entries where ``mask`` is 1; with ``denominator``, the masked sum
+    divided by it instead (a part of a mean over a larger batch: the parts' values add up)."""
+    if denominator is None:
+        denominator = mask.sum().clamp(min=1.0)
+    return (x * mask).sum() / denominator
 
 
 def ppo_loss(
@@ -224,10 +237,14 @@ def ppo_loss(
     clip: float,
     value_coef: float,
     entropy_coef: float,
+    denominator: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """PPO-clip loss over a batch of whole trials (``[T, B, ...]``), in one GRU call.
 
-    Every column starts at a trial start, so the GRU runs from the zero state.
+    Every column starts at a trial start, so the GRU runs from the zero state. The means run
+    over the valid steps; given ``denominator`` (the valid-step count of a larger minibatch
+    this batch is a part of), every mean is the masked sum divided by it, so the losses, stats
+    and gradients of the parts of a minibatch add up to the minibatch's.
 
     Returns:
         ``(loss, stats)`` where stats has ``policy_loss``, ``value_loss``, ``entropy``,
@@ -238,16 +255,16 @@ def ppo_loss(
     log_ratio = log_probs - old_log_probs
     ratio = torch.exp(log_ratio)
     surrogate = torch.min(ratio * advantages, torch.clamp(ratio, 1 - clip, 1 + clip) * advantages)
-    policy_loss = -masked_mean(surrogate, valid)
-    value_loss = masked_mean((values - returns).pow(2), valid)
-    mean_entropy = masked_mean(entropy, valid)
+    policy_loss = -masked_mean(surrogate, valid, denominator)
+    value_loss = masked_mean((values - returns).pow(2), valid, denominator)
+    mean_entropy = masked_mean(entropy, valid, denominator)
     loss = policy_loss + value_coef * value_loss - entropy_coef * mean_entropy
     with torch.no_grad():
         stats = {
             "policy_loss": policy_loss.detach(),
             "value_loss": value_loss.detach(),
             "entropy": mean_entropy.detach(),
-            "approx_kl": masked_mean((ratio - 1) - log_ratio, valid),
-            "clip_fraction": masked_mean(((ratio - 1).abs() > clip).float(), valid),
+            "approx_kl": masked_mean((ratio - 1) - log_ratio, valid, denominator),
+            "clip_fraction": masked_mean(((ratio - 1).abs() > clip).float(), valid, denominator),
         }
     return loss, stats

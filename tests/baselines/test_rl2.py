@@ -257,6 +257,67 @@ def test_erl2_update_equals_rl2_update_on_manually_zeroed_rewards():
                                                       plain.state_dict().values()))
 
 
+# -- worker threads -----------------------------------------------------------------------------
+def test_worker_groups_sum_to_the_minibatch_gradient():
+    """workers=2 splits every minibatch into two groups of trials whose gradients add up to the
+    minibatch's: the update equals the single-worker one up to float summation order, and is
+    the same bit for bit whether the groups run in threads or one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = _bandit_tasks(np.random.default_rng(0).uniform(size=(8, 5)))
+    sampler = BanditTrials(pool, 4, np.random.default_rng(0))
+    batch = rl2.collect_trials(_model_for(sampler), sampler, 10, torch.Generator().manual_seed(0))
+    base = rl2.Config(episodes_per_trial=4, minibatches=2, ppo_epochs=2, hidden_size=8,
+                      trials_per_iteration=10)
+
+    def updated(config, executor=None):
+        m = _model_for(sampler)
+        opt = torch.optim.Adam(m.parameters(), lr=1e-2)
+        stats = rl2.ppo_update(m, opt, batch, config, torch.Generator().manual_seed(1), executor)
+        return m.state_dict(), stats
+
+    one, stats_one = updated(base)
+    two_cfg = dataclasses.replace(base, workers=2)
+    two, stats_two = updated(two_cfg)
+    with ThreadPoolExecutor(2) as ex:
+        threaded, stats_threaded = updated(two_cfg, ex)
+    assert stats_two == stats_threaded
+    for k in one:
+        assert torch.equal(two[k], threaded[k]), k
+        torch.testing.assert_close(two[k], one[k], rtol=1e-5, atol=1e-6)
+    assert stats_one.keys() == stats_two.keys()
+    for k in stats_one:
+        assert math.isclose(stats_one[k], stats_two[k], rel_tol=1e-5, abs_tol=1e-7), k
+
+
+def test_trial_batches_of_workers_concatenate_with_padding():
+    def fake(steps, trials, fill):
+        f = torch.full((steps, trials), fill)
+        return rl2.TrialBatch(f[..., None].repeat(1, 1, 3), f.long(), f, f, f, f.long(),
+                              torch.ones(steps, trials))
+
+    cat = rl2.TrialBatch.concat([fake(3, 2, 1.0), fake(5, 1, 2.0)])
+    assert cat.inputs.shape == (5, 3, 3) and cat.valid.shape == (5, 3)
+    assert cat.env_steps == 3 * 2 + 5
+    assert torch.equal(cat.valid[3:, :2], torch.zeros(2, 2))
+    assert torch.equal(cat.rewards[:3, :2], torch.ones(3, 2))
+    assert torch.equal(cat.rewards[:, 2], torch.full((5,), 2.0))
+    assert torch.equal(cat.actions[3:, :2], torch.zeros(2, 2, dtype=torch.long))
+
+
+def test_two_workers_train_and_report_every_trial():
+    cfg = rl2.Config(env_id="KrazyGym/Bandit-v0", workers=2, **{**TINY, "trials_per_iteration": 7})
+    run = rl2.Run(cfg)
+    try:
+        assert run.sizes == [4, 3] and len(run.samplers) == 2
+        m = run.iteration()
+        assert m["env_steps"] == 7 * 4 and 0.0 <= m["trial_return"] <= 4.0
+        # the workers' random streams differ: their trials are not copies of each other
+        assert set(run._generators()) == {"sampler", "torch", "sampler_1", "torch_1"}
+    finally:
+        run.close()
+
+
 # -- training runs: checkpoints, resume, CLI ------------------------------------------------------
 TIMING = {"wall_time", "steps_per_second", "sample_seconds", "update_seconds"}
 
@@ -265,9 +326,11 @@ def _rows(path):
     return [{k: v for k, v in r.items() if k not in TIMING} for r in read_progress(path)]
 
 
-@pytest.mark.parametrize("sampler", ["native", "vector"])
-def test_resume_is_bit_exact(tmp_path, sampler):
-    cfg = rl2.Config(env_id="KrazyGym/Bandit-v0", iterations=4, seed=3, sampler=sampler, **TINY)
+@pytest.mark.parametrize("sampler, workers", [("native", 1), ("vector", 1), ("native", 2),
+                                               ("vector", 2)])
+def test_resume_is_bit_exact(tmp_path, sampler, workers):
+    cfg = rl2.Config(env_id="KrazyGym/Bandit-v0", iterations=4, seed=3, sampler=sampler,
+                     workers=workers, **TINY)
     rl2.train(cfg, tmp_path / "full")
     rl2.train(dataclasses.replace(cfg, iterations=2), tmp_path / "part")
     rl2.train(cfg, tmp_path / "part", resume=True)
@@ -384,6 +447,10 @@ def test_config_validation_names_the_field():
         rl2.Config(sampler="fast")
     with pytest.raises(ValueError, match="env_kwargs"):
         rl2.Config(env_kwargs="[5]")
+    with pytest.raises(ValueError, match="workers"):
+        rl2.Config(workers=5, trials_per_iteration=4, minibatches=1)
+    with pytest.raises(ValueError, match="num_threads must be 1 when workers > 1"):
+        rl2.Config(workers=2, num_threads=2)
     paper = rl2.Config.paper("KrazyGym/TabularMDP-v0")
     assert paper.hidden_size == 256 and paper.episodes_per_trial == 10
 
