@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import types
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -104,11 +105,37 @@ def load_factory(spec: str) -> Callable[..., MetaAgent]:
 
 def accepts_seed(factory: Callable[..., Any]) -> bool:
     """Whether ``factory`` takes a ``seed`` keyword (or ``**kwargs``)."""
+    return _accepts(factory, "seed", True)
+
+
+_ACCEPTS: dict[tuple[Any, ...], bool] = {}
+
+
+def _accepts(fn: Callable[..., Any], name: str, var_keyword: bool) -> bool:
+    """Whether ``fn`` takes keyword ``name`` (or, with ``var_keyword``, ``**kwargs``).
+
+    The answer for a plain function or a method bound to any instance depends only on the
+    function object (whose signature cannot change), so it is computed once per function;
+    other callables are inspected on every call.
+    """
+    func = getattr(fn, "__func__", fn)
+    key = None
+    if isinstance(func, types.FunctionType):
+        key = (func, func is not fn, name, var_keyword)
+        hit = _ACCEPTS.get(key)
+        if hit is not None:
+            return hit
     try:
-        params = inspect.signature(factory).parameters
+        params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
-        return False
-    return "seed" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+        answer = False
+    else:
+        answer = name in params or (
+            var_keyword and any(p.kind is p.VAR_KEYWORD for p in params.values())
+        )
+    if key is not None and len(_ACCEPTS) < 1024:
+        _ACCEPTS[key] = answer
+    return answer
 
 
 def make_agent(factory: Callable[..., Any], seed: int | None, source: str) -> MetaAgent:
@@ -119,11 +146,7 @@ def make_agent(factory: Callable[..., Any], seed: int | None, source: str) -> Me
 
 def accepts_active(method: Callable[..., Any]) -> bool:
     """Whether an agent method takes the optional ``active`` keyword."""
-    try:
-        params = inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
-    return "active" in params
+    return _accepts(method, "active", False)
 
 
 # -- agents that ship with the harness -----------------------------------------------------------

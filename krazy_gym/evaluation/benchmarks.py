@@ -235,7 +235,10 @@ class Benchmark:
     @property
     def hash(self) -> str:
         """sha256 (hex) of :meth:`definition` in canonical JSON."""
-        key = self._task_cache_key() + repr(dataclasses.astuple(self))
+        # every field's repr (as repr(dataclasses.astuple(self)), without its deep copy)
+        key = self._task_cache_key() + repr(
+            tuple(getattr(self, f.name) for f in dataclasses.fields(self))
+        )
         cached = _HASH_CACHE.get(key)
         if cached is None:
             text = json.dumps(

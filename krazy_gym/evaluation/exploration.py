@@ -14,6 +14,7 @@ Each benchmark names a ``metric_kind``; its extractor turns the info of an episo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ KRAZY_WORLD_TILE_TYPES = 9
 KRAZY_WORLD_KEYS = ("goals", "deaths", "keys", "teleports", "tile_types_visited")
 
 
+@functools.cache
 def _num_tile_types() -> int:
     try:
         from krazy_gym.krazy_world.task import NUM_TILE_TYPES
@@ -68,7 +70,12 @@ def info_column(infos: Mapping[str, Any] | None, key: str, rows: np.ndarray) -> 
 
 
 class MetricRecorder:
-    """Collects per-episode metrics for one batch: ``values[name][row, episode]``."""
+    """Collects per-episode metrics for one batch: ``values[name][row, episode]``.
+
+    The runner hands over the episodes that ended in bulk (:meth:`record_events`), with the
+    info values the env reported at their last step already read (:meth:`info_keys`,
+    :meth:`read_infos`), so nothing here runs per env step.
+    """
 
     def __init__(self, kind: str, num_rows: int, num_episodes: int) -> None:
         self.kind = kind
@@ -81,31 +88,61 @@ class MetricRecorder:
         self.values = {n: np.zeros((num_rows, num_episodes)) for n in self.names}
         self._flat = {n: v.reshape(-1) for n, v in self.values.items()}
         self._episodes = num_episodes
+        self._shape = (num_rows,)
 
-    def record(
+    @property
+    def info_keys(self) -> tuple[str, ...]:
+        """The ``final_info`` keys read at the end of every episode."""
+        if self.kind == "krazy_world":
+            return KRAZY_WORLD_KEYS
+        if self.kind == "maze":
+            return ("optimal_length",)
+        return ()
+
+    @property
+    def needs_terminated(self) -> bool:
+        """Whether :meth:`record_events` needs the ``terminated`` flag of each episode end."""
+        return self.kind == "maze"
+
+    def read_infos(self, out: np.ndarray, final_infos: Any, rows: np.ndarray) -> None:
+        """Write ``final_infos[key]`` of ``rows`` into ``out[k, rows]`` for each of
+        :attr:`info_keys` (``out`` is ``[len(info_keys), num_rows]``; other rows are left as
+        they are: only the rows that just finished an episode are read later)."""
+        if self.kind == "krazy_world":
+            fast = isinstance(final_infos, Mapping)
+            shape = self._shape
+            for k, key in enumerate(KRAZY_WORLD_KEYS):
+                column = final_infos.get(key) if fast else None
+                if type(column) is np.ndarray and column.shape == shape and column.dtype.kind in "biuf":
+                    out[k] = column  # native vector envs: a whole row is cheaper than picking rows
+                elif isinstance(column, np.ndarray) and column.dtype.kind in "biuf":
+                    # gymnasium layout; every finished row has a final info
+                    out[k, rows] = column[rows]
+                else:
+                    out[k, rows] = info_column(final_infos, key, rows)
+        elif self.kind == "maze":
+            out[0, rows] = info_column(final_infos, "optimal_length", rows)
+
+    def record_events(
         self,
         rows: np.ndarray,
         episodes: np.ndarray,
-        final_infos: Mapping[str, Any] | None,
         lengths: np.ndarray,
-        terminated: np.ndarray,
+        infos: np.ndarray | None,
+        terminated: np.ndarray | None,
     ) -> None:
-        """Record the episodes that just ended in ``rows`` (vectorised over rows)."""
+        """Record episodes that ended: episode ``episodes[i]`` of row ``rows[i]`` lasted
+        ``lengths[i]`` steps; ``infos[i, k]`` is its ``info_keys[k]`` at the last step and
+        ``terminated[i]`` whether it ended by termination (see :attr:`needs_terminated`)."""
         flat = self._flat  # writes through flat views of the (C-contiguous) value arrays
         at = rows * self._episodes + episodes
         flat["episode_length"][at] = lengths
         if self.kind == "krazy_world":
-            fast = isinstance(final_infos, Mapping)
-            for key in KRAZY_WORLD_KEYS:
-                column = final_infos.get(key) if fast else None
-                if isinstance(column, np.ndarray) and column.dtype.kind in "biuf":
-                    # gymnasium layout; every finished row has a final info
-                    flat[key][at] = column[rows]
-                else:
-                    flat[key][at] = info_column(final_infos, key, rows)
+            for k, key in enumerate(KRAZY_WORLD_KEYS):
+                flat[key][at] = infos[:, k]
         elif self.kind == "maze":
             flat["success"][at] = np.asarray(terminated, dtype=np.float64)
-            optimal = info_column(final_infos, "optimal_length", rows)
+            optimal = infos[:, 0]
             safe = np.where(optimal > 0, optimal, 1.0)
             flat["path_length_ratio"][at] = np.where(optimal > 0, lengths / safe, 0.0)
 

@@ -51,6 +51,197 @@ def _validator():
     return jsonschema.Draft202012Validator(schema)
 
 
+# -- a compiled check of the schema ------------------------------------------------------------
+#
+# jsonschema interprets the schema anew for every document (about 1 ms for a results file, and
+# 0.1 s to import). The published schema uses a handful of keywords, so it is compiled once
+# into nested closures that answer "certainly valid?". They are stricter than the standard,
+# never more lenient: whenever they say no, jsonschema validates the document and has the
+# last word (and writes the error message). Any keyword outside the supported set leaves
+# validation to jsonschema alone.
+
+_ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "$comment", "title", "description",
+                          "default", "examples"})
+
+
+class _Unsupported(Exception):
+    """The schema uses a keyword the compiled check does not know."""
+
+
+def _is_num(v: Any) -> bool:
+    return type(v) is int or type(v) is float  # noqa: E721 - bool and subclasses excluded
+
+
+def _not_a_number(v: Any) -> bool:
+    """True if ``minimum`` does not apply to ``v`` (False for number types other than int
+    and float: the compiled check does not judge them)."""
+    import numbers
+
+    return isinstance(v, bool) or not isinstance(v, numbers.Number)
+
+
+def _type_check(names: Any):
+    if isinstance(names, str):
+        names = [names]
+    tests = []
+    for name in names:
+        if name == "object":
+            tests.append(lambda v: type(v) is dict)  # noqa: E721
+        elif name == "array":
+            tests.append(lambda v: type(v) is list)  # noqa: E721
+        elif name == "string":
+            tests.append(lambda v: type(v) is str)  # noqa: E721
+        elif name == "integer":
+            tests.append(lambda v: type(v) is int or (type(v) is float and v.is_integer()))  # noqa: E721
+        elif name == "number":
+            tests.append(_is_num)
+        elif name == "boolean":
+            tests.append(lambda v: type(v) is bool)  # noqa: E721
+        elif name == "null":
+            tests.append(lambda v: v is None)
+        else:
+            raise _Unsupported(f"type {name!r}")
+    if len(tests) == 1:
+        return tests[0]
+    return lambda v: any(t(v) for t in tests)
+
+
+def _same_scalar(const: Any):
+    if const is None or type(const) is bool:  # noqa: E721
+        return lambda v: v is const
+    if type(const) is str:  # noqa: E721
+        return lambda v: type(v) is str and v == const  # noqa: E721
+    if _is_num(const):
+        return lambda v: _is_num(v) and v == const
+    raise _Unsupported(f"const/enum value {const!r}")
+
+
+def _compile_schema(schema: Mapping[str, Any]):
+    """A function ``value -> bool`` that is True only for values valid under ``schema``."""
+    import re
+
+    compiled: dict[str, Any] = {}
+
+    def resolve(pointer: str):
+        if not pointer.startswith("#/"):
+            raise _Unsupported(f"$ref {pointer!r}")
+        if pointer not in compiled:
+            node: Any = schema
+            for part in pointer[2:].split("/"):
+                node = node[part.replace("~1", "/").replace("~0", "~")]
+            compiled[pointer] = None  # (recursive references: filled below)
+            compiled[pointer] = comp(node)
+        return lambda v: compiled[pointer](v)
+
+    def comp(node: Any):
+        if node is True:
+            return lambda v: True
+        if node is False:
+            return lambda v: False
+        if not isinstance(node, Mapping):
+            raise _Unsupported(f"schema {node!r}")
+        checks = []
+        props = node.get("properties", {})
+        for key, arg in node.items():
+            if key in _ANNOTATIONS:
+                continue
+            if key == "type":
+                checks.append(_type_check(arg))
+            elif key == "const":
+                checks.append(_same_scalar(arg))
+            elif key == "enum":
+                alts = [_same_scalar(a) for a in arg]
+                checks.append(lambda v, alts=alts: any(a(v) for a in alts))
+            elif key == "required":
+                req = tuple(arg)
+                checks.append(lambda v, req=req: not isinstance(v, dict) or all(k in v for k in req))
+            elif key == "properties":
+                subs = {k: comp(sub) for k, sub in arg.items()}
+
+                def check_props(v, subs=subs):
+                    if not isinstance(v, dict):
+                        return True
+                    for k, sub in subs.items():
+                        if k in v and not sub(v[k]):
+                            return False
+                    return True
+
+                checks.append(check_props)
+            elif key == "additionalProperties":
+                if "patternProperties" in node:
+                    raise _Unsupported("patternProperties")
+                known = frozenset(props)
+                extra = comp(arg)
+
+                def check_extra(v, known=known, extra=extra):
+                    if not isinstance(v, dict):
+                        return True
+                    return all(extra(x) for k, x in v.items() if k not in known)
+
+                checks.append(check_extra)
+            elif key == "items":
+                if "prefixItems" in node:
+                    raise _Unsupported("prefixItems")
+                item = comp(arg)
+                checks.append(lambda v, item=item: not isinstance(v, list) or all(item(x) for x in v))
+            elif key == "minItems":
+                checks.append(lambda v, n=arg: not isinstance(v, list) or len(v) >= n)
+            elif key == "uniqueItems":
+                if arg:
+                    checks.append(
+                        lambda v: not isinstance(v, list)
+                        or (all(_is_num(x) or type(x) is str for x in v) and len(set(v)) == len(v))  # noqa: E721
+                    )
+            elif key == "minimum":
+                checks.append(lambda v, m=arg: v >= m if _is_num(v) else _not_a_number(v))
+            elif key == "minLength":
+                checks.append(lambda v, n=arg: not isinstance(v, str) or len(v) >= n)
+            elif key == "pattern":
+                search = re.compile(arg).search
+                checks.append(lambda v, search=search: not isinstance(v, str) or search(v) is not None)
+            elif key == "anyOf":
+                alts = [comp(a) for a in arg]
+                checks.append(lambda v, alts=alts: any(a(v) for a in alts))
+            elif key == "$ref":
+                checks.append(resolve(arg))
+            else:
+                raise _Unsupported(key)
+        if len(checks) == 1:
+            return checks[0]
+
+        def check_all(v, checks=tuple(checks)):
+            for c in checks:
+                if not c(v):
+                    return False
+            return True
+
+        return check_all
+
+    return comp(schema)
+
+
+@functools.lru_cache(maxsize=1)
+def _fast_check():
+    """The compiled check of the published schema, or None (then jsonschema alone)."""
+    try:
+        return _compile_schema(json.loads(_schema_text()))
+    except _Unsupported:
+        return None
+
+
+def _schema_errors(view: Mapping[str, Any]) -> list:
+    """jsonschema's errors for ``view`` (none without asking it when the compiled check
+    already shows the document valid)."""
+    fast = _fast_check()
+    if fast is not None:
+        try:
+            if fast(view):
+                return []
+        except Exception:  # noqa: BLE001 - odd values: let jsonschema judge them
+            pass
+    return sorted(_validator().iter_errors(view), key=lambda e: list(e.absolute_path))
+
+
 def _field_path(error) -> str:
     parts = [str(p) for p in error.absolute_path]
     return ".".join(parts) if parts else "<top level>"
@@ -61,13 +252,14 @@ def canonical_json(data: Mapping[str, Any]) -> bytes:
 
     Every top-level field except ``sha256``, serialised with sorted keys, separators ``,`` and
     ``:``, no NaN/Infinity, UTF-8. Floats use Python's shortest round-trip repr, so reading a
-    file and writing it again reproduces the same bytes.
+    file and writing it again reproduces the same bytes. Numpy arrays (as the runner keeps
+    ``returns`` and the metrics until the end) serialise exactly as their ``tolist()``.
     """
     if not isinstance(data, Mapping):
         raise ResultsError(f"results must be a JSON object, got {type(data).__name__}")
     content = {k: v for k, v in data.items() if k != "sha256"}
     try:
-        text = json.dumps(
+        text = _dumps_with_arrays(
             content, sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=False
         )
     except ValueError as exc:  # NaN or infinity somewhere
@@ -75,6 +267,171 @@ def canonical_json(data: Mapping[str, Any]) -> bytes:
     except TypeError as exc:
         raise ResultsError(f"results contain a value that is not JSON: {exc}") from exc
     return text.encode("utf-8")
+
+
+# -- fast JSON of numeric arrays ---------------------------------------------------------------
+#
+# ``returns`` and the exploration metrics are most of a results file (seeds × tasks × episodes
+# floats each). The runner keeps them as float64 arrays until the end; these helpers write an
+# array as exactly the text ``json.dumps(array.tolist(), ...)`` gives (compact, or with
+# ``indent=1`` at a given nesting level) without building the nested lists: each distinct
+# value is formatted once (``float.__repr__``, as json does) and the brackets and separators
+# between elements come from a table that depends only on the shape.
+
+_PLACEHOLDER = "\x00krazy-gym-array-{}\x00"
+
+
+def _is_float_array(value: Any) -> bool:
+    np = _numpy()
+    return (
+        np is not None and isinstance(value, np.ndarray) and value.dtype == np.float64
+        and value.ndim >= 1 and value.size > 0
+    )
+
+
+def _numpy():
+    import sys
+
+    return sys.modules.get("numpy")  # arrays can only exist if numpy is imported
+
+
+def _dumps_with_arrays(data: Mapping[str, Any], *, indent: int | None = None, **kwargs: Any) -> str:
+    """``json.dumps(data, indent=indent, **kwargs)`` where float64 arrays among the values of
+    ``data`` and of its dict values are written as their ``tolist()`` (fast path); other
+    arrays are converted with ``tolist()`` first."""
+    np = _numpy()
+    arrays: list[Any] = []
+
+    def swap(value: Any) -> Any:
+        if np is not None and isinstance(value, np.ndarray):
+            if _is_float_array(value) and np.isfinite(value).all():
+                arrays.append(value)
+                return _PLACEHOLDER.format(len(arrays) - 1)
+            return value.tolist()  # json raises for non-finite values, as for lists
+        return value
+
+    view: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            value = {k: swap(v) for k, v in value.items()}
+        view[key] = swap(value)
+    text = json.dumps(view, indent=indent, **kwargs)
+    if not arrays:
+        return text
+    found = []
+    for i, arr in enumerate(arrays):
+        token = json.dumps(_PLACEHOLDER.format(i))
+        at = text.find(token)
+        if at < 0 or text.find(token, at + len(token)) >= 0:  # a look-alike string in the data
+            return json.dumps(as_lists(data), indent=indent, **kwargs)
+        found.append((at, len(token), arr))
+    found.sort(key=lambda f: f[0])  # sort_keys may have reordered them
+    parts = []
+    pos = 0
+    for at, length, arr in found:
+        level = None
+        if indent is not None:  # the value's line starts with one space per nesting level
+            line_start = end = text.rfind("\n", 0, at) + 1
+            while text[end] == " ":
+                end += 1
+            level = end - line_start
+        parts.append(text[pos:at])
+        parts.append(_array_json(arr, level))
+        pos = at + length
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def as_lists(data: Any) -> Any:
+    """``data`` with numpy arrays (among its values and its dict values) as nested lists
+    (a new top-level dict; what ``json.loads`` of the written file gives back)."""
+    np = _numpy()
+    if np is None or not isinstance(data, Mapping):
+        return data
+
+    def conv(value: Any) -> Any:
+        return value.tolist() if isinstance(value, np.ndarray) else value
+
+    return {
+        k: ({kk: conv(vv) for kk, vv in v.items()} if isinstance(v, Mapping) else conv(v))
+        for k, v in data.items()
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def _separators(shape: tuple[int, ...], level: int | None):
+    """(prefix, object array of the text between consecutive elements, suffix) of a C-order
+    array of ``shape`` as json.dumps writes nested lists (compact if ``level`` is None, else
+    ``indent=1`` with the outer list starting at indent level ``level``)."""
+    import numpy as np
+
+    d = len(shape)
+    n = int(np.prod(shape))
+    idx = np.arange(1, n, dtype=np.int64)  # separator after element i - 1
+    closes = np.zeros(n - 1, dtype=np.int64)  # how many lists end after that element
+    block = 1
+    for size in reversed(shape[1:]):
+        block *= size
+        closes += idx % block == 0
+    if level is None:
+        table = ["]" * m + "," + "[" * m for m in range(d)]
+        prefix, suffix = "[" * d, "]" * d
+    else:
+        inner = level + d  # indent level of the numbers
+
+        def sep(m: int) -> str:
+            shut = "".join("\n" + " " * (inner - 1 - j) + "]" for j in range(m))
+            opened = "".join("\n" + " " * (inner - m + j) + "[" for j in range(m))
+            return shut + "," + opened + "\n" + " " * inner
+
+        table = [sep(m) for m in range(d)]
+        prefix = "[" + "".join("\n" + " " * (level + j) + "[" for j in range(1, d))
+        prefix += "\n" + " " * inner
+        suffix = "".join("\n" + " " * (inner - 1 - j) + "]" for j in range(d))
+    seps = np.array(table, dtype=object)[closes]
+    seps.flags.writeable = False
+    return prefix, seps, suffix
+
+
+def _array_json(arr: Any, level: int | None = None) -> str:
+    """``json.dumps(arr.tolist())`` for a non-empty, finite float64 array: compact separators
+    if ``level`` is None, else as ``json.dumps(..., indent=1)`` writes it as a value at
+    indent level ``level``."""
+    import numpy as np
+
+    shape = tuple(arr.shape)
+    bits = np.ascontiguousarray(arr).reshape(-1).view(np.int64)
+    # distinct values by bit pattern (keeps -0.0 apart from 0.0; arrays are finite)
+    ordered = np.sort(bits)
+    distinct = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+    texts = [float.__repr__(x) for x in distinct.view(np.float64).tolist()]
+    index = np.searchsorted(distinct, bits)
+    prefix, seps, suffix = _separators(shape, level)
+    width, k = shape[-1], len(texts)
+    if len(shape) > 1 and width > 1 and k**width < 2**62:
+        # innermost lists: often few distinct ones (metrics take a handful of values); each
+        # is written once, then they are strung together like single elements
+        digits = index.reshape(-1, width)
+        codes = digits @ (k ** np.arange(width - 1, -1, -1, dtype=np.int64))
+        ordered_codes = np.sort(codes)
+        rows = ordered_codes[np.concatenate(([True], ordered_codes[1:] != ordered_codes[:-1]))]
+        if len(rows) * 4 <= len(codes):
+            within = seps[0]  # between the numbers of one innermost list
+            row_texts = []
+            for code in rows.tolist():
+                picked = []
+                for _ in range(width):
+                    code, digit = divmod(code, k)
+                    picked.append(texts[digit])
+                row_texts.append(within.join(reversed(picked)))
+            tokens = np.empty(2 * len(codes) - 1, dtype=object)
+            tokens[0::2] = np.array(row_texts, dtype=object).take(np.searchsorted(rows, codes))
+            tokens[1::2] = seps[width - 1 :: width]
+            return prefix + "".join(tokens.tolist()) + suffix
+    tokens = np.empty(2 * bits.size - 1, dtype=object)
+    tokens[0::2] = np.array(texts, dtype=object).take(index)
+    tokens[1::2] = seps
+    return prefix + "".join(tokens.tolist()) + suffix
 
 
 def content_sha256(data: Mapping[str, Any]) -> str:
@@ -102,6 +459,13 @@ def _shape(name: str, value: Any, depth: int) -> tuple[int, ...]:
     """:func:`_shape_slow` with a vectorised fast path for the (usual) valid case."""
     import numpy as np
 
+    if isinstance(value, np.ndarray):  # as the runner holds them: checked without tolist()
+        if (
+            value.dtype.kind in "iuf" and value.ndim == depth and value.size
+            and np.isfinite(value).all()
+        ):
+            return tuple(int(n) for n in value.shape)
+        value = value.tolist()  # invalid: the list path names the offending element
     try:
         arr = np.array(value, dtype=object)
     except ValueError:
@@ -118,18 +482,42 @@ def _shape(name: str, value: Any, depth: int) -> tuple[int, ...]:
 _ARRAY_FIELDS = ("returns", "exploration_metrics")
 
 
+def _array_depth(value: Any) -> int | None:
+    """Nesting depth (2 or 3) of a non-empty numeric array given as nested lists or as a
+    numeric numpy array; None for anything else (the schema then sees it as it is)."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "iuf" and value.size and value.ndim in (2, 3):
+            return value.ndim
+        return None
+    if isinstance(value, list) and value and isinstance(value[0], list) and value[0]:
+        return 3 if isinstance(value[0][0], list) else 2
+    return None
+
+
 def _schema_view(data: Mapping[str, Any]) -> dict[str, Any]:
     """``data`` with big numeric arrays replaced by 1-element stand-ins of the same depth
     (the arrays themselves are checked element by element by :func:`_shape`)."""
+    import numpy as np
+
     view = dict(data)
-    if isinstance(view.get("returns"), list) and view["returns"]:
+    returns = view.get("returns")
+    if isinstance(returns, np.ndarray):
+        view["returns"] = [[[0.0]]] if _array_depth(returns) == 3 else returns.tolist()
+    elif isinstance(returns, list) and returns:
         view["returns"] = [[[0.0]]]
     metrics = view.get("exploration_metrics")
     if isinstance(metrics, Mapping):
         stand_in = {}
         for k, v in metrics.items():
-            is3 = isinstance(v, list) and v and isinstance(v[0], list) and v[0] and isinstance(v[0][0], list)
-            stand_in[k] = [[[0.0]]] if is3 else ([[0.0]] if isinstance(v, list) and v else v)
+            depth = _array_depth(v)
+            if depth == 3:
+                stand_in[k] = [[[0.0]]]
+            elif depth == 2 or (isinstance(v, list) and v):
+                stand_in[k] = [[0.0]]
+            else:
+                stand_in[k] = v.tolist() if isinstance(v, np.ndarray) else v
         view["exploration_metrics"] = stand_in
     return view
 
@@ -145,7 +533,7 @@ def validate_results(data: Any, *, check_sha256: bool = True) -> None:
     """
     if not isinstance(data, Mapping):
         raise ResultsError(f"results must be a JSON object, got {type(data).__name__}")
-    errors = sorted(_validator().iter_errors(_schema_view(data)), key=lambda e: list(e.absolute_path))
+    errors = _schema_errors(_schema_view(data))
     if errors:
         err = errors[0]
         raise ResultsError(f"results field {_field_path(err)}: {err.message}")
@@ -165,7 +553,7 @@ def validate_results(data: Any, *, check_sha256: bool = True) -> None:
         )
     for name, arr in data["exploration_metrics"].items():
         field = f"exploration_metrics.{name}"
-        depth = 3 if arr and isinstance(arr[0], list) and arr[0] and isinstance(arr[0][0], list) else 2
+        depth = 3 if _array_depth(arr) == 3 else 2
         mshape = _shape(field, arr, depth)
         if mshape[:2] != expected[:2] or (depth == 3 and mshape[2] != episodes):
             raise ResultsError(
@@ -200,7 +588,12 @@ def _umask() -> int:
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
     """Write ``data`` as JSON to ``path`` via a temporary file and ``os.replace``."""
-    text = json.dumps(data, indent=1, sort_keys=True, allow_nan=False, ensure_ascii=False)
+    if isinstance(data, Mapping):
+        text = _dumps_with_arrays(
+            data, indent=1, sort_keys=True, allow_nan=False, ensure_ascii=False
+        )
+    else:
+        text = json.dumps(data, indent=1, sort_keys=True, allow_nan=False, ensure_ascii=False)
     write_text_atomic(path, text + "\n")
 
 

@@ -32,6 +32,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ from krazy_gym.evaluation.benchmarks import Benchmark, get_benchmark
 from krazy_gym.evaluation.exploration import MetricRecorder
 from krazy_gym.evaluation.results import (
     SCHEMA_VERSION,
+    as_lists,
     seal_results,
     validate_results,
     write_json_atomic,
@@ -105,11 +107,11 @@ class Unit:
     index: int
     rows: tuple[tuple[int, int, int], ...]  # (seed index, seed, task index) per row
 
-    @property
+    @functools.cached_property
     def task_indices(self) -> tuple[int, ...]:
         return tuple(r[2] for r in self.rows)
 
-    @property
+    @functools.cached_property
     def seeds(self) -> tuple[int, ...]:
         return tuple(r[1] for r in self.rows)
 
@@ -209,6 +211,9 @@ def make_vector_env(benchmark: Benchmark, num_envs: int):
 # -- action checks ----------------------------------------------------------------------------------
 
 
+_INT64, _UINT64 = np.dtype(np.int64), np.dtype(np.uint64)
+
+
 class _ActionChecker:
     """Validates a batch of actions against the single-env action space (vectorised)."""
 
@@ -223,6 +228,7 @@ class _ActionChecker:
             self.low, self.high = int(space.start), int(space.start + space.n)
             self.noop = np.int64(space.start)
             self.fast = self.low == 0
+            self._high_u64 = np.uint64(self.high)
         elif isinstance(space, spaces.Box):
             self.kind = "box"
             self.noop = np.clip(np.zeros(space.shape, dtype=space.dtype), space.low, space.high)
@@ -236,9 +242,9 @@ class _ActionChecker:
         if (
             self.fast
             and type(action) is np.ndarray
-            and action.dtype == np.int64
+            and action.dtype is _INT64
             and action.shape == (n,)
-            and not np.count_nonzero(action.view(np.uint64) >= self.high)
+            and not np.count_nonzero(action.view(_UINT64) >= self._high_u64)
         ):
             return action, None, ""  # Discrete(n) with start 0 and int64 actions: one comparison
         a = np.asarray(action)
@@ -309,13 +315,132 @@ class _Context:
         return f"{what}, {phase} phase{ep}, step {step}"
 
 
-def _call_agent(ctx: _Context, method: str, fn: Callable, where: str, *args, **kwargs):
+def _call_agent(ctx: _Context, method: str, fn: Callable, where: tuple, *args, **kwargs):
+    """``fn(*args, **kwargs)``; an exception becomes an AgentError at ``ctx.where(*where)``."""
     try:
         return fn(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001 - any agent failure becomes an AgentError
         raise AgentError(
-            f"agent {ctx.agent_label} raised {type(exc).__name__} in {method}() at {where}: {exc}"
+            f"agent {ctx.agent_label} raised {type(exc).__name__} in {method}() at "
+            f"{ctx.where(*where)}: {exc}"
         ) from exc
+
+
+#: most episode-end steps :class:`_EpisodeLog` buffers before it flushes
+_LOG_CAPACITY = 64
+
+
+class _EpisodeLog:
+    """Per-phase episode bookkeeping with a few whole-row numpy calls per env step.
+
+    Per step the runner adds the rewards to ``ep_return``; at a step where some rows'
+    episodes end it calls :meth:`end_step`, which snapshots whole rows (returns so far,
+    episodes still to run, the ended mask, the final-info columns) into preallocated buffers
+    and resets the finished rows. :meth:`flush` (when the buffers are full and at the end of
+    the phase) turns the snapshots into ``returns[row, episode]``, episode lengths and the
+    recorder's metrics with a few vectorised gathers. The values are those of a per-row
+    Python loop: an episode's return is the float64 sum of its rewards in step order,
+    starting from 0.0.
+    """
+
+    def __init__(self, rows: int, recorder: MetricRecorder, returns: np.ndarray) -> None:
+        self.rows = rows
+        self.recorder = recorder
+        self.returns_flat = returns.reshape(-1)
+        self.episodes = returns.shape[1]
+        self.info_keys = recorder.info_keys
+        # state[0]: return of the running episode; state[1]: episodes of the phase still to
+        # run (small ints: exact in float64); 0 = the row is idle
+        self.state = np.zeros((2, rows), dtype=np.float64)
+        self.ep_return, self.remaining = self.state
+        # buffers of a few hundred kB at most (flushed when full), for at least 8 end steps
+        per_step = rows * (3 + len(self.info_keys))
+        self.capacity = max(1, min(_LOG_CAPACITY, max(8, 50_000 // max(per_step, 1))))
+        self.snap = np.empty((self.capacity, 2, rows), dtype=np.float64)
+        self.ended = np.empty((self.capacity, rows), dtype=bool)
+        self.infos = np.zeros((self.capacity, len(self.info_keys), rows), dtype=np.float64)
+        self.terminated = (
+            np.empty((self.capacity, rows), dtype=bool) if recorder.needs_terminated else None
+        )
+        self.end_steps: list[int] = []
+        self.last_end = np.full(rows, -1, dtype=np.int64)  # each row's last flushed end step
+        self.n_eps = 0
+        self.first_episode = 0
+
+    def start_phase(self, first_episode: int, n_eps: int) -> None:
+        """A new phase of ``n_eps`` episodes per row, numbered from ``first_episode``."""
+        self.flush()
+        self.ep_return[:] = 0.0
+        self.remaining[:] = n_eps
+        self.last_end[:] = -1
+        self.n_eps = n_eps
+        self.first_episode = first_episode
+
+    def end_step(self, step: int, ended: np.ndarray, finished: np.ndarray, final_infos: Any,
+                 terminated: np.ndarray) -> None:
+        """Rows ``finished`` (mask ``ended``) ended an episode at ``step`` (0-based)."""
+        j = len(self.end_steps)
+        self.snap[j] = self.state
+        self.ended[j] = ended
+        self.end_steps.append(step)
+        if self.info_keys:
+            self.recorder.read_infos(self.infos[j], final_infos, finished)
+        if self.terminated is not None:
+            self.terminated[j] = terminated
+        self.ep_return[ended] = 0.0  # the next episodes start from 0
+        self.remaining -= ended
+        if j + 1 == self.capacity:
+            self.flush()
+
+    def done_episodes(self, row: int | None = None) -> int:
+        """Episodes of this phase finished by ``row`` (by every row if None)."""
+        left = self.remaining.max() if row is None else self.remaining[row]
+        return self.n_eps - int(left)
+
+    def episode_start(self, row: int) -> int:
+        """The step at which ``row``'s running episode began (for error messages)."""
+        n = len(self.end_steps)
+        ends = np.flatnonzero(self.ended[:n, row]) if n else ()
+        return self.end_steps[ends[-1]] + 1 if len(ends) else int(self.last_end[row]) + 1
+
+    def flush(self) -> None:
+        """Move the buffered episode ends into ``returns`` and the recorder."""
+        n = len(self.end_steps)
+        if not n:
+            return
+        js, rs = self.ended[:n].nonzero()  # step-major order
+        snap = self.snap[:n]
+        ret = snap[js, 0, rs]
+        eps = (self.n_eps - snap[js, 1, rs]).astype(np.int64) + self.first_episode
+        # lengths: steps since the row's previous end (events of a row are in step order)
+        steps = np.asarray(self.end_steps, dtype=np.int64)[js]
+        order = np.argsort(rs, kind="stable")
+        rows_sorted, steps_sorted = rs[order], steps[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = rows_sorted[1:] != rows_sorted[:-1]
+        previous = np.empty_like(steps_sorted)
+        previous[1:] = steps_sorted[:-1]
+        previous[first] = self.last_end[rows_sorted[first]]
+        lengths = np.empty_like(steps)
+        lengths[order] = steps_sorted - previous
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = first[1:]
+        self.last_end[rows_sorted[last]] = steps_sorted[last]
+        self.returns_flat[rs * self.episodes + eps] = ret
+        infos = self.infos[js, :, rs] if self.info_keys else None
+        term = self.terminated[js, rs] if self.terminated is not None else None
+        self.recorder.record_events(rs, eps, lengths, infos, term)
+        self.end_steps.clear()
+
+
+def _phase_seeds(unit: Unit) -> Callable[[int], list[int]]:
+    """``phase -> [phase_seed(seed, task, phase) for each row of unit]`` (Python ints)."""
+    seeds = unit.seeds
+    if max(seeds) < 2**40:  # no int64 overflow: (seed * 1_000_003 + task) * 2 + phase
+        base = (np.array(seeds, dtype=np.int64) * 1_000_003
+                + np.array(unit.task_indices, dtype=np.int64)) * 2
+        return lambda phase: (base + phase).tolist()
+    return lambda phase: [phase_seed(seed, t, phase) for _, seed, t in unit.rows]
 
 
 def run_unit(
@@ -330,57 +455,61 @@ def run_unit(
     fn = load_factory(factory) if isinstance(factory, str) else factory
     tasks_all = benchmark.tasks()
     rows = len(unit.rows)
-    tasks = [tasks_all[i] for i in unit.task_indices]
+    task_indices = unit.task_indices
+    tasks = [tasks_all[i] for i in task_indices]
     label = agent_label or (factory if isinstance(factory, str) else repr(factory))
     ctx = _Context(label, unit)
     agent = _call_agent(
         ctx, "factory", lambda: make_agent(fn, agent_seed(unit.rows[0][1], unit.rows[0][2]), label),
-        ctx.where("setup", None, 0),
+        ("setup", None, 0),
     )
     envs = make_vector_env(benchmark, rows)
     native = benchmark.vectorization == "vector_entry_point"
     # give the sub-envs their tasks unless this (cached) vector env already holds exactly these
     # tasks; tasks persist across resets, and every phase starts with a seeded reset
-    task_key = (benchmark.hash, unit.task_indices)
+    task_key = (benchmark.hash, task_indices)
     load_tasks = _ENV_TASKS.get(id(envs)) != task_key
     _ENV_TASKS.pop(id(envs), None)
     if load_tasks and not native:
         envs.set_attr("task", tasks)
     obs_space, act_space = envs.single_observation_space, envs.single_action_space
     checker = _ActionChecker(act_space)
-    _call_agent(ctx, "reset", agent.reset, ctx.where("setup", None, 0), rows, obs_space, act_space)
+    _call_agent(ctx, "reset", agent.reset, ("setup", None, 0), rows, obs_space, act_space)
     act_active = accepts_active(agent.act)
     obs_active = accepts_active(agent.observe)
+    act, observe, step_env = agent.act, agent.observe, envs.step
 
     episodes = benchmark.episodes
     returns = np.zeros((rows, episodes), dtype=np.float64)
     recorder = MetricRecorder(benchmark.metric_kind, rows, episodes)
+    log = _EpisodeLog(rows, recorder, returns)
+    phase_seeds = _phase_seeds(unit)
     vector_steps = 0
     phase_lengths = (benchmark.explore_episodes, benchmark.exploit_episodes)
     first_episode = 0
     for phase_id, (phase, n_eps) in enumerate(zip(PHASES, phase_lengths)):
         if phase == "exploit" and benchmark.adapt:
-            _call_agent(ctx, "adapt", agent.adapt, ctx.where("adapt", None, 0))
+            _call_agent(ctx, "adapt", agent.adapt, ("adapt", None, 0))
         if n_eps == 0:
             continue
-        seeds = [phase_seed(seed, t, phase_id) for _, seed, t in unit.rows]
+        seeds = phase_seeds(phase_id)
         if native and load_tasks:
             obs, _ = envs.reset(seed=seeds, options={"task": tasks})
         else:
             obs, _ = envs.reset(seed=seeds)
         load_tasks = False
-        done_eps = np.zeros(rows, dtype=np.int64)
-        ep_return = np.zeros(rows, dtype=np.float64)
-        ep_start = np.zeros(rows, dtype=np.int64)  # step at which each row's episode began
+        log.start_phase(first_episode, n_eps)
+        ep_return, remaining = log.ep_return, log.remaining
         active = np.ones(rows, dtype=bool)
         all_active = True
-        idle_rows = idle_obs = None  # idle rows and the final observations they are shown
+        n_active = rows
+        idle_rows = idle_obs = idle_values = None  # idle rows and the final observations they are shown
         step = 0
         while True:
             try:
-                action = agent.act(obs, active=active.copy()) if act_active else agent.act(obs)
+                action = act(obs, active=active.copy()) if act_active else act(obs)
             except Exception as exc:  # noqa: BLE001 - any agent failure becomes an AgentError
-                ep = f"{first_episode + int(done_eps.min(initial=0)) + 1} of {episodes}"
+                ep = f"{first_episode + log.done_episodes() + 1} of {episodes}"
                 raise AgentError(
                     f"agent {label} raised {type(exc).__name__} in act() at "
                     f"{ctx.where(phase, ep, step)}: {exc}"
@@ -390,11 +519,11 @@ def run_unit(
                 if bad_row is None:  # the batch as a whole (wrong shape or dtype)
                     where = ctx.where(phase, None, step)
                 else:
-                    ep = f"{first_episode + int(done_eps[bad_row]) + 1} of {episodes}"
-                    where = ctx.where(phase, ep, step - int(ep_start[bad_row]), bad_row)
+                    ep = f"{first_episode + log.done_episodes(bad_row) + 1} of {episodes}"
+                    where = ctx.where(phase, ep, step - log.episode_start(bad_row), bad_row)
                 raise AgentError(f"agent {label} returned an invalid action at {where}: {reason}")
             try:
-                next_obs, reward, terminated, truncated, infos = envs.step(env_action)
+                next_obs, reward, terminated, truncated, infos = step_env(env_action)
             except Exception as exc:  # noqa: BLE001
                 raise EvaluationError(
                     f"env {benchmark.env_id} raised {type(exc).__name__} at "
@@ -411,39 +540,38 @@ def run_unit(
             any_ended = np.count_nonzero(ended)
             true_next = next_obs
             if any_ended:
-                finished = np.flatnonzero(ended)
+                finished = ended.nonzero()[0]
                 final_obs = infos.get("final_obs")
                 if final_obs is not None:
                     true_next = np.array(next_obs, copy=True)
-                    for r in finished:
-                        if final_obs[r] is not None:
-                            true_next[r] = final_obs[r]
+                    if isinstance(final_obs, np.ndarray) and final_obs.dtype.kind != "O":
+                        true_next[finished] = final_obs[finished]  # native envs: one array
+                    else:  # gymnasium's object array (None where nothing ended)
+                        for r in finished:
+                            if final_obs[r] is not None:
+                                true_next[r] = final_obs[r]
             try:
                 if obs_active:
-                    agent.observe(obs, action, reward, true_next, terminated, truncated,
-                                  active=active.copy())
+                    observe(obs, action, reward, true_next, terminated, truncated,
+                            active=active.copy())
                 else:
-                    agent.observe(obs, action, reward, true_next, terminated, truncated)
+                    observe(obs, action, reward, true_next, terminated, truncated)
             except Exception as exc:  # noqa: BLE001
                 raise AgentError(
                     f"agent {label} raised {type(exc).__name__} in observe() at "
                     f"{ctx.where(phase, None, step)}: {exc}"
                 ) from exc
-            step += 1
             if any_ended:
-                eps = first_episode + done_eps[finished]
-                returns[finished, eps] = ep_return[finished]
-                recorder.record(finished, eps, infos.get("final_info"),
-                                step - ep_start[finished], terminated[finished])
-                done_eps[finished] += 1
-                ep_return[finished] = 0.0
-                ep_start[finished] = step
-                now_idle = finished[done_eps[finished] == n_eps]
+                log.end_step(step, ended, finished, infos.get("final_info"), terminated)
+                step += 1
                 if progress is not None:
-                    progress(int(finished.size))
-                if now_idle.size:
+                    progress(int(any_ended))
+                still = np.count_nonzero(remaining)
+                if still < n_active:  # some rows finished their last episode of the phase
+                    n_active = still
+                    now_idle = np.flatnonzero((remaining == 0) & active)
                     active[now_idle] = False
-                    if not active.any():
+                    if not still:
                         break
                     all_active = False
                     if idle_obs is None:
@@ -452,11 +580,14 @@ def run_unit(
                         idle_obs[now_idle] = true_next[now_idle]
                     idle_rows = np.flatnonzero(~active)
                     idle_values = idle_obs[idle_rows]
+            else:
+                step += 1
             if not all_active:
                 # the vector envs return fresh arrays each step (gymnasium copy=True, native
                 # envs likewise), so overwriting the idle rows in place is safe
                 next_obs[idle_rows] = idle_values
             obs = next_obs
+        log.flush()
         vector_steps += step
         first_episode += n_eps
     _ENV_TASKS[id(envs)] = task_key  # only after a clean finish
@@ -499,18 +630,46 @@ def _git(*args: str) -> str | None:
     return out.stdout
 
 
+_GIT_LOCK = threading.Lock()
+_GIT_STATE: list[tuple[str | None, bool | None]] = []  # filled once per process
+
+
+def _git_state() -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the checkout this package runs from, read once per process.
+
+    A process runs the code it imported, so the state when it first asks is the state of
+    that code; two ``git`` subprocesses per run would cost more than a warm evaluation.
+    """
+    with _GIT_LOCK:
+        if not _GIT_STATE:
+            commit = _git("rev-parse", "HEAD")
+            status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+            _GIT_STATE.append((
+                commit.strip() if commit else None,
+                bool(status.strip()) if status is not None else None,
+            ))
+        return _GIT_STATE[0]
+
+
+def prefetch_provenance() -> None:
+    """Start reading the git state in a background thread (it waits on subprocesses), so
+    that :func:`provenance` at the end of a run does not wait for it."""
+    if _GIT_STATE or _GIT_LOCK.locked():
+        return
+    threading.Thread(target=_git_state, name="krazy-gym-git-state", daemon=True).start()
+
+
 def provenance() -> dict[str, Any]:
     """Versions and git state of this installation (for the results file)."""
     import gymnasium
 
     import krazy_gym
 
-    commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    commit, dirty = _git_state()
     return {
         "krazy_gym_version": krazy_gym.__version__,
-        "git_commit": commit.strip() if commit else None,
-        "git_dirty": bool(status.strip()) if status is not None else None,
+        "git_commit": commit,
+        "git_dirty": dirty,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "gymnasium": gymnasium.__version__,
@@ -638,6 +797,7 @@ def evaluate(
     label = f"{name!r} ({spec_label})"
     del probe
 
+    prefetch_provenance()
     started = time.perf_counter()
     units = make_units(bench, seed_list, batch)
     header = {
@@ -688,7 +848,8 @@ def evaluate(
             bar.close()
 
     wall = time.perf_counter() - started
-    results = assemble_results(bench, seed_list, done, name, spec_label, wall, aggregates)
+    results = assemble_results(bench, seed_list, done, name, spec_label, wall, aggregates,
+                               arrays=True)
     results["run"] = {"batch_size": batch, "workers": workers, "engine": engine}
     if out is not None:
         results = write_results(out, results)  # seals, validates, writes atomically
@@ -697,7 +858,7 @@ def evaluate(
     else:
         results = seal_results(results)
         validate_results(results, check_sha256=False)
-    return results
+    return as_lists(results)
 
 
 def _dispatch(bench, factory, todo, label, workers, engine, ray_address, done, checkpoint, tick):
@@ -766,8 +927,14 @@ def assemble_results(
     factory: str,
     wall: float,
     aggregates: bool = True,
+    arrays: bool = False,
 ) -> dict[str, Any]:
-    """Build the (unsealed) results dict from finished units."""
+    """Build the (unsealed) results dict from finished units.
+
+    With ``arrays=True`` ``returns`` and the exploration metrics are float64 numpy arrays
+    (the results functions accept them and write them exactly as their ``tolist()``; see
+    :func:`krazy_gym.evaluation.results.as_lists`), else nested lists.
+    """
     from krazy_gym.evaluation.metrics import aggregate
 
     n_s, n_t, n_e = len(seeds), bench.num_test_tasks, bench.episodes
@@ -790,10 +957,10 @@ def assemble_results(
         "benchmark": bench.summary(),
         "agent": {"name": name, "factory": factory},
         "seeds": list(seeds),
-        "returns": returns.tolist(),
+        "returns": returns if arrays else returns.tolist(),
         "explore_episodes": bench.explore_episodes,
         "exploit_episodes": bench.exploit_episodes,
-        "exploration_metrics": {k: v.tolist() for k, v in metrics.items()},
+        "exploration_metrics": {k: v if arrays else v.tolist() for k, v in metrics.items()},
         "timing": {
             "wall_seconds": round(wall, 4),
             "env_steps": int(env_steps),

@@ -116,3 +116,127 @@ def test_read_results_rejects_non_json(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ResultsError, match="not valid JSON"):
         read_results(path)
+
+
+# -- fast paths: numpy arrays written as their tolist(), the compiled schema check -------------
+
+
+def _lists_of(data):
+    import numpy as np
+
+    return json.loads(json.dumps(data, default=lambda a: a.tolist() if isinstance(a, np.ndarray) else a))
+
+
+@pytest.mark.parametrize("shape", [(1,), (7,), (1, 1), (3, 1), (1, 4), (8, 2), (2, 3, 4), (5, 64, 5),
+                                   (3, 2, 1, 2), (40, 1)])
+def test_arrays_are_written_exactly_as_their_lists(shape):
+    import numpy as np
+
+    from krazy_gym.evaluation.results import _array_json
+
+    rng = np.random.default_rng(len(shape) * 100 + shape[-1])
+    cases = [
+        rng.random(shape),  # distinct values
+        rng.standard_normal(shape) * 1e20,
+        rng.choice(np.array([0.0, 1.0]), size=shape),  # few values: innermost lists deduplicated
+        rng.choice(np.array([-0.0, 0.0, 2.5]), size=shape),  # -0.0 must stay "-0.0"
+        rng.integers(0, 9, size=shape) / 9,  # long reprs
+        rng.integers(-3, 3, size=shape).astype(float),
+    ]
+    for arr in cases:
+        assert _array_json(arr) == json.dumps(arr.tolist(), separators=(",", ":"))
+        for level in range(3):  # as json.dumps(indent=1) nests it at that level
+            expected = json.dumps(arr.tolist(), indent=1).replace("\n", "\n" + " " * level)
+            assert _array_json(arr, level) == expected
+
+
+def test_results_with_arrays_hash_and_write_like_lists(results, tmp_path):
+    import numpy as np
+
+    from krazy_gym.evaluation.results import as_lists
+
+    arrays = dict(results)
+    arrays["returns"] = np.asarray(results["returns"])
+    arrays["exploration_metrics"] = {k: np.asarray(v) for k, v in results["exploration_metrics"].items()}
+    assert canonical_json(arrays) == canonical_json(results)
+    assert as_lists(arrays) == results
+    validate_results(arrays)
+    write_results(tmp_path / "a.json", arrays)
+    write_results(tmp_path / "l.json", results)
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "l.json").read_bytes()
+    text = json.dumps(results, indent=1, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
+    assert (tmp_path / "a.json").read_text(encoding="utf-8") == text
+    # a string that looks like the internal placeholder does not confuse the splicing
+    odd = dict(arrays, agent={"name": "\x00krazy-gym-array-0\x00", "factory": "x:y"})
+    assert canonical_json(odd) == canonical_json(_lists_of(odd))
+    # non-finite values in an array are refused as in lists
+    bad = dict(arrays, returns=np.where(arrays["returns"] == arrays["returns"][0, 0, 0], np.nan,
+                                        arrays["returns"]))
+    with pytest.raises(ResultsError, match="finite"):
+        canonical_json(bad)
+    with pytest.raises(ResultsError, match="returns"):
+        validate_results(bad, check_sha256=False)
+
+
+def _mutations(doc):
+    """Every document one edit away from ``doc`` (drop, retype or add a value anywhere)."""
+    odd_values = [None, True, False, 0, -1, 1.5, float("inf"), "", "x", [], [1], {}, {"a": 1},
+                  [[0.0]], [[[0.0]]], [[[True]]], [["a"]], 2**70]
+
+    def walk(node, path):
+        yield path, node
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield from walk(v, (*path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node[:2]):
+                yield from walk(v, (*path, i))
+
+    for path, _ in list(walk(doc, ())):
+        if not path:
+            continue
+        for op in ["drop", "extra", *range(len(odd_values))]:
+            new = copy.deepcopy(doc)
+            parent = new
+            for p in path[:-1]:
+                parent = parent[p]
+            key = path[-1]
+            if op == "drop":
+                parent.pop(key)
+            elif op == "extra":
+                if isinstance(parent, dict):
+                    parent["unexpected_key"] = 1
+                else:
+                    parent.append(parent[key])
+            else:
+                parent[key] = odd_values[op]
+            yield new
+
+
+def test_compiled_schema_check_is_never_more_lenient_than_jsonschema(results):
+    from krazy_gym.evaluation.results import _fast_check, _schema_view
+
+    check = _fast_check()
+    assert check is not None  # the published schema only uses supported keywords
+    validator = jsonschema.Draft202012Validator(load_schema())
+    view = _schema_view(results)
+    assert check(view) and validator.is_valid(view)
+    accepted = rejected = 0
+    for doc in _mutations(view):
+        try:
+            fast = check(doc)
+        except Exception:  # noqa: BLE001 - then jsonschema judges
+            fast = False
+        if fast:
+            assert validator.is_valid(doc), doc
+            accepted += 1
+        else:
+            rejected += 1
+    assert accepted > 50 and rejected > 200  # both outcomes really exercised
+
+
+def test_compiled_schema_falls_back_to_jsonschema_for_errors(results):
+    bad = copy.deepcopy(results)
+    bad["run"]["engine"] = "spark"
+    with pytest.raises(ResultsError, match="run.engine"):
+        validate_results(bad, check_sha256=False)

@@ -222,3 +222,43 @@ def test_non_finite_box_action_names_the_task():
                                 explore_episodes=1, exploit_episodes=1)
     with pytest.raises(AgentError, match=r"bad-box.*test task 1, seed 0.*step 0.*not finite"):
         evaluate("eval_toys:bad_box", bench, seeds=1, progress=False, aggregates=False)
+
+
+@pytest.mark.parametrize("capacity", [1, 3])
+def test_episode_log_flushing_mid_phase_changes_nothing(monkeypatch, capacity):
+    """The runner buffers episode ends and flushes them in bulk; tiny buffers (many flushes
+    inside a phase) give the same bytes, and errors still name the right episode and step."""
+    from krazy_gym.evaluation import runner
+
+    bench = eval_toys.chain_benchmark(batch_size=5)
+    expected = evaluate("eval_toys:seeded_random", bench, seeds=2, progress=False)
+    monkeypatch.setattr(runner, "_LOG_CAPACITY", capacity)
+    got = evaluate("eval_toys:seeded_random", bench, seeds=2, progress=False)
+    assert raw(got) == raw(expected)
+    assert got["timing"]["env_steps"] == expected["timing"]["env_steps"]
+
+    bench = eval_toys.chain_benchmark(env_kwargs={"start_noise": False, "reveal_goal": True},
+                                      batch_size=2)
+    bad = [t.goal for t in bench.tasks()].index(5)
+    with pytest.raises(AgentError) as info:
+        evaluate("eval_toys:invalid_on_goal_5", bench, seeds=1, progress=False)
+    msg = str(info.value)
+    assert f"test task {bad}," in msg and "step 0" in msg and "episode 1 of 4" in msg
+
+
+def test_git_state_is_read_once_per_process(monkeypatch):
+    from krazy_gym.evaluation import runner
+
+    calls = []
+
+    def fake_git(*args):
+        calls.append(args)
+        return "abc123\n" if args[0] == "rev-parse" else ""
+
+    monkeypatch.setattr(runner, "_git", fake_git)
+    monkeypatch.setattr(runner, "_GIT_STATE", [])
+    first = runner.provenance()
+    second = runner.provenance()
+    assert first["git_commit"] == second["git_commit"] == "abc123"
+    assert first["git_dirty"] is False
+    assert len(calls) == 2  # rev-parse and status, once
