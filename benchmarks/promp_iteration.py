@@ -1,13 +1,24 @@
 """Time one ProMP iteration with paper defaults and the sampler's throughput.
 
-Prints three lines:
+Prints, after a header line (machine, load, torch threads):
 
-* raw batched env steps/s (``gym.make_vec`` native env, ``num_tasks × episodes_per_task``
-  sub-envs, pre-drawn random actions, no policy);
-* sampler steps/s with the policy in the loop (one batched forward + action draw per step)
-  and its ratio to the raw figure;
+* ``raw env, steps only``: the native batched env (``gym.make_vec``, ``num_tasks ×
+  episodes_per_task`` sub-envs, the sampler's own env instance and tasks) stepped with
+  pre-drawn random actions, no policy, no resets;
+* ``raw env, sampler's env work``: the same env doing exactly the env work of one sampler
+  batch: ``reset`` with one seed per sub-env, then as many steps as the sampler's batches take
+  (they run until every episode has ended), random actions, no policy;
+* ``sampler``: ``MetaSampler.sample`` (the same env + the torch policy + storing the
+  trajectories) with the pre-update θ (shared by all tasks) and with adapted per-task θ'; its
+  sub-env steps/s and the ratio to both raw figures;
 * seconds per ProMP iteration (40 tasks × 20 rollouts, pre- and post-update batches, 5 PPO
-  steps), split into sampling and optimisation (median of ``--iterations`` after a warm-up).
+  steps), split into sampling (``collect``: tasks, both batches, advantages, inner step) and
+  optimisation (``outer_update``), median of ``--iterations`` after a warm-up.
+
+Every figure is given in process CPU time and in wall-clock time. On a shared machine the wall
+time mostly measures the other jobs (the load average is in the header); the CPU time is what
+the work costs (the process runs one thread: torch threads 1, single-threaded BLAS). The
+throughput measurements alternate (raw, sampler, raw, ...) so that both see the same load.
 
 Usage::
 
@@ -24,6 +35,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,30 +45,37 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def raw_env_rate(env_id: str, num_envs: int, steps: int) -> float:
-    import gymnasium as gym
+class Clock:
+    """CPU and wall seconds of a block: ``with clock: ...``; ``clock.cpu``, ``clock.wall``."""
 
-    import krazy_gym  # noqa: F401
-    from baselines.common.sampler import make_vector_env
+    def __enter__(self) -> Clock:
+        self._c, self._w = time.process_time(), time.perf_counter()
+        return self
 
-    envs = make_vector_env(env_id, num_envs)
-    tasks = gym.make(env_id).unwrapped.sample_tasks(num_envs // 20 or 1, seed=0)
-    envs.set_attr("task", [tasks[i % len(tasks)] for i in range(num_envs)])
-    envs.reset(seed=list(range(num_envs)))
-    rng = np.random.default_rng(0)
-    actions = [rng.integers(0, envs.single_action_space.n, num_envs) for _ in range(steps)]
-    t0 = time.perf_counter()
-    for a in actions:
-        envs.step(a)
-    dt = time.perf_counter() - t0
-    envs.close()
-    return steps * num_envs / dt
+    def __exit__(self, *exc: object) -> None:
+        self.cpu = time.process_time() - self._c
+        self.wall = time.perf_counter() - self._w
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return out.stdout.strip() or "?"
+    except OSError:
+        return "?"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--env", default="KrazyGym/KrazyWorld-Hard-v0")
     p.add_argument("--iterations", type=int, default=3, help="timed iterations after warm-up")
+    p.add_argument("--repeats", type=int, default=5, help="timed sampler/raw batches each")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     args = p.parse_args(argv)
 
@@ -71,46 +90,107 @@ def main(argv: list[str] | None = None) -> int:
     n_envs = cfg.num_tasks * cfg.episodes_per_task
     print(
         f"# {platform.node()} {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs, load avg {os.getloadavg()[0]:.1f}, torch threads {args.threads}",
+        f"{os.cpu_count()} CPUs, load avg {os.getloadavg()[0]:.1f}, torch {torch.__version__}, "
+        f"torch threads {args.threads}, commit {_commit()}",
         flush=True,
     )
-    raw = raw_env_rate(args.env, n_envs, 200)
-    print(f"raw batched env: {raw:,.0f} steps/s ({n_envs} sub-envs, random actions)", flush=True)
 
     learner = ProMP(cfg)
+    sampler = learner.sampler
+    envs = sampler.envs
     tasks = learner.sample_tasks()
     theta = {k: v.detach() for k, v in learner.policy.parameters_dict().items()}
-    params = expand_params(theta, cfg.num_tasks)
-    learner.sampler.sample(learner.policy, params, tasks, learner.rng, learner.torch_gen)  # warm-up
-    rates, sub_rates = [], []
-    for _ in range(3):
-        before, sub_before = learner.sampler.env_steps, learner.sampler.sub_env_steps
-        t0 = time.perf_counter()
-        learner.sampler.sample(learner.policy, params, tasks, learner.rng, learner.torch_gen)
-        dt = time.perf_counter() - t0
-        rates.append((learner.sampler.env_steps - before) / dt)
-        sub_rates.append((learner.sampler.sub_env_steps - sub_before) / dt)
-    rate, sub_rate = statistics.median(rates), statistics.median(sub_rates)
+    shared = expand_params(theta, cfg.num_tasks)
+    # per-task θ' as in the post-update batch: one inner step on a pre-update batch
+    pre, _, _ = learner.collect()
+    adapted = {k: v.detach() for k, v in learner._sampling_params[-1].items()}
+    learner._sampling_params = None
+    gen_rng, gen_torch = np.random.default_rng(1), torch.Generator().manual_seed(1)
+    for params in (shared, adapted):  # warm-up (and tasks assigned once, as in training)
+        sampler.sample(learner.policy, params, tasks, gen_rng, gen_torch)
+
+    act_rng = np.random.default_rng(0)
+    n_actions = getattr(envs.single_action_space, "n", None)
+    if n_actions is None:
+        raise SystemExit(f"{args.env}: this benchmark draws Discrete random actions only")
+
+    def raw_batch(steps: int, reset: bool) -> int:
+        seeds = [int(s) for s in act_rng.integers(0, 2**31 - 1, size=n_envs)]
+        actions = act_rng.integers(0, n_actions, (steps, n_envs))
+        with clock:
+            if reset:
+                envs.reset(seed=seeds)
+            for a in actions:
+                envs.step(a)
+        return steps * n_envs
+
+    def sampler_batch(params: dict) -> int:
+        before = sampler.sub_env_steps
+        with clock:
+            sampler.sample(learner.policy, params, tasks, gen_rng, gen_torch)
+        return sampler.sub_env_steps - before
+
+    rates: dict[str, list[tuple[float, float]]] = {
+        k: [] for k in ("steps_only", "env_work", "pre", "post")
+    }
+    clock = Clock()
+    batch_steps: list[int] = []
+    for _ in range(args.repeats):
+        for key, params in (("pre", shared), ("post", adapted)):
+            n = sampler_batch(params)
+            rates[key].append((n / clock.cpu, n / clock.wall))
+            steps = n // n_envs
+            batch_steps.append(steps)
+            for raw_key, reset in (("env_work", True), ("steps_only", False)):
+                m = raw_batch(steps, reset)
+                rates[raw_key].append((m / clock.cpu, m / clock.wall))
+    med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
+           for k, v in rates.items()}  # fmt: skip
+    steps_per_batch = statistics.median(batch_steps)
+
+    def fmt(rate: tuple[float, float]) -> str:
+        return f"CPU {rate[0]:>12,.0f} | wall {rate[1]:>12,.0f}"
+
     print(
-        f"sampler with policy: {sub_rate:,.0f} sub-env steps/s = {100 * sub_rate / raw:.0f}% of raw "
-        f"({rate:,.0f} steps/s counting only steps of unfinished episodes; incl. resets)",
+        f"raw env, steps only      ({n_envs} sub-envs, random actions, no resets): "
+        f"{fmt(med['steps_only'])} steps/s",
         flush=True,
     )
+    print(
+        f"raw env, sampler's env work (reset with {n_envs} seeds + the sampler's steps, "
+        f"~{steps_per_batch:.0f} a batch): {fmt(med['env_work'])} steps/s",
+        flush=True,
+    )
+    for key, label in (("pre", "pre-update θ, shared"), ("post", "post-update θ', per task")):
+        ratio = [100 * med[key][i] / med["env_work"][i] for i in (0, 1)]
+        ratio_steps = [100 * med[key][i] / med["steps_only"][i] for i in (0, 1)]
+        print(
+            f"sampler with policy ({label}): {fmt(med[key])} sub-env steps/s = "
+            f"{ratio[0]:.0f}% (CPU) | {ratio[1]:.0f}% (wall) of the raw env's sampler work, "
+            f"{ratio_steps[0]:.0f}% | {ratio_steps[1]:.0f}% of steps only",
+            flush=True,
+        )
 
-    learner.iteration()  # warm-up
-    samp, opt, steps = [], [], []
-    for _ in range(args.iterations):
-        before = learner.sampler.env_steps
-        stats = learner.iteration()
-        samp.append(stats["time_sampling"])
-        opt.append(stats["time_optimization"])
-        steps.append(learner.sampler.env_steps - before)
-    s, o = statistics.median(samp), statistics.median(opt)
+    def iteration() -> tuple[float, float, float, float, int]:
+        before = sampler.env_steps
+        c = Clock()
+        with c:
+            pre, post, _ = learner.collect()
+        s_cpu, s_wall = c.cpu, c.wall
+        with c:
+            learner.outer_update(pre, post)
+        return s_cpu, s_wall, c.cpu, c.wall, sampler.env_steps - before
+
+    iteration()  # warm-up
+    runs = [iteration() for _ in range(args.iterations)]
+    s_cpu, s_wall, o_cpu, o_wall, steps = (statistics.median(r[i] for r in runs) for i in range(5))
     print(
         f"ProMP iteration ({args.env}, {cfg.num_tasks} tasks x {cfg.episodes_per_task} rollouts, "
-        f"{cfg.ppo_steps} PPO steps): {s + o:.2f} s = sampling {s:.2f} s + optimisation {o:.2f} s "
-        f"(median of {args.iterations}; {statistics.median(steps):,.0f} real env steps per "
-        f"iteration, pre + post, early iterations from a fresh policy)",
+        f"{cfg.ppo_steps} PPO steps): CPU {s_cpu + o_cpu:.2f} s = sampling {s_cpu:.2f} s + "
+        f"optimisation {o_cpu:.2f} s | wall {s_wall + o_wall:.2f} s = sampling {s_wall:.2f} s + "
+        f"optimisation {o_wall:.2f} s (median of {args.iterations}; {steps:,.0f} real env steps "
+        f"per iteration, pre + post, early iterations from a fresh policy; "
+        f"load avg {os.getloadavg()[0]:.1f})",
         flush=True,
     )
     learner.close()

@@ -13,6 +13,8 @@ fitted for every task at once (one batched solve).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -46,13 +48,27 @@ def gae(
     return adv * mask
 
 
-def baseline_features(obs: np.ndarray) -> np.ndarray:
-    """rllab/ProMP features ``[o, o², t, t², t³, 1]`` for obs shaped ``(..., T, obs_dim)``."""
-    o = np.clip(obs, -10.0, 10.0)
-    steps = obs.shape[-2]
-    t = (np.arange(steps, dtype=obs.dtype) / 100.0).reshape(steps, 1)
-    t = np.broadcast_to(t, obs.shape[:-1] + (1,))
-    return np.concatenate([o, o * o, t, t * t, t**3, np.ones_like(t)], axis=-1)
+def baseline_features(obs: np.ndarray, dtype: Any = None) -> np.ndarray:
+    """rllab/ProMP features ``[o, o², t, t², t³, 1]`` for obs shaped ``(..., T, obs_dim)``.
+
+    ``dtype``: of the features, the obs being cast to it first (default: the obs' float
+    dtype, float64 for integer obs). Built in one array, without temporaries.
+    """
+    if dtype is None:
+        floating = np.issubdtype(obs.dtype, np.floating)
+        dtype = obs.dtype if floating else np.dtype(np.float64)
+    *lead, steps, d = obs.shape
+    out = np.empty((*lead, steps, 2 * d + 4), dtype=dtype)
+    o = out[..., :d]
+    np.copyto(o, obs, casting="unsafe")
+    np.clip(o, -10.0, 10.0, out=o)
+    np.multiply(o, o, out=out[..., d : 2 * d])
+    t = np.arange(steps, dtype=dtype) / 100.0
+    out[..., 2 * d] = t
+    out[..., 2 * d + 1] = t * t
+    out[..., 2 * d + 2] = t**3
+    out[..., 2 * d + 3] = 1.0
+    return out
 
 
 class LinearFeatureBaseline:
@@ -67,9 +83,27 @@ class LinearFeatureBaseline:
         self.reg_coeff = float(reg_coeff)
         self.coeffs: np.ndarray | None = None  # (K, F)
 
+    @staticmethod
+    def _masked_features(obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        feats = baseline_features(obs, np.float64)
+        feats *= mask[..., None]
+        return feats
+
     def fit(self, obs: np.ndarray, returns: np.ndarray, mask: np.ndarray) -> None:
         """Fit task k on ``obs[k]`` ``(E, T, d)``, ``returns[k]`` and ``mask[k]`` ``(E, T)``."""
-        feats = baseline_features(obs.astype(np.float64)) * mask[..., None]
+        self._fit(self._masked_features(obs, mask), returns, mask)
+
+    def fit_predict(self, obs: np.ndarray, returns: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """:meth:`fit`, then the predictions on the real steps (0 on padding), ``(K, E, T)``.
+
+        The values of ``fit(obs, returns, mask); predict(obs) * mask``, with the features
+        built once (the padded rows of the masked features predict 0).
+        """
+        feats = self._masked_features(obs, mask)
+        self._fit(feats, returns, mask)
+        return self._predict(feats) * mask
+
+    def _fit(self, feats: np.ndarray, returns: np.ndarray, mask: np.ndarray) -> None:
         k = feats.shape[0]
         x = feats.reshape(k, -1, feats.shape[-1])
         y = (returns * mask).reshape(k, -1).astype(np.float64)
@@ -92,7 +126,9 @@ class LinearFeatureBaseline:
         """Predicted returns ``(K, E, T)``; zeros before the first fit."""
         if self.coeffs is None:
             return np.zeros(obs.shape[:-1])
-        feats = baseline_features(obs.astype(np.float64))
+        return self._predict(baseline_features(obs, np.float64))
+
+    def _predict(self, feats: np.ndarray) -> np.ndarray:
         k, e, t, f = feats.shape
         return (feats.reshape(k, e * t, f) @ self.coeffs[..., None]).reshape(k, e, t)
 

@@ -143,9 +143,7 @@ def process_batch(
     ``pack=True`` applies :func:`pack_steps` (not usable with DiCE).
     """
     returns = discounted_returns(batch.rewards, batch.mask, gamma)
-    baseline = LinearFeatureBaseline()
-    baseline.fit(batch.obs, returns, batch.mask)
-    values = baseline.predict(batch.obs) * batch.mask
+    values = LinearFeatureBaseline().fit_predict(batch.obs, returns, batch.mask)
     adv = gae(batch.rewards, values, batch.mask, gamma, lam)
     if normalize:
         adv = normalize_per_task(adv, batch.mask)

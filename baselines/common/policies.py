@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from gymnasium import spaces
 from torch import nn
@@ -226,6 +227,155 @@ class GaussianMLPPolicy(MLPPolicy):
 
     def mode(self, info: DistInfo) -> torch.Tensor:
         return info["mean"]
+
+
+_ACTIVATION_FNS = {nn.Tanh: torch.tanh, nn.ReLU: torch.relu}
+
+#: fewer rows than this take other BLAS kernels (MKL's small-matrix path), whose rounding
+#: differs from the full batch's: the actor never evaluates fewer rows (see :class:`BatchActor`)
+_MIN_ROWS = 8
+
+
+class BatchActor:
+    """Draws actions for ``N = num_tasks × rows_per_task`` rows with fixed parameters.
+
+    The sampling loop's policy: parameters are unpacked once (per layer: weight and bias,
+    shared or per task), every call is the bare layer ops under ``inference_mode``, and only
+    the rows of live episodes are evaluated (finished sub-envs, masked in the batch, keep
+    their last action). The random draws do not depend on which rows are live: each call
+    draws the uniforms (categorical, inverse CDF) or normals (Gaussian) of all ``N`` rows from
+    ``generator``, in the order and shape of :meth:`MLPPolicy.sample` on the full batch, and
+    the layer ops are those of :meth:`MLPPolicy.dist_info`; so the actions of live rows are
+    those of ``policy.sample(policy.dist_info(params, obs), generator)`` on all rows, bit for
+    bit. (Shared parameters: the live rows form a smaller matrix product, which MKL rounds like
+    the full one from 8 rows up, checked by ``tests/baselines/test_sampler.py``; fewer live rows
+    are padded to 8. Per-task parameters: only whole tasks are left out, never rows of a task.)
+
+    ``params`` are shared (θ, or K stride-0 views of θ from :func:`expand_params`) or per task
+    (leading dim K; row ``i`` belongs to task ``i // rows_per_task``).
+    """
+
+    def __init__(
+        self, policy: MLPPolicy, params: Params, num_tasks: int, rows_per_task: int
+    ) -> None:
+        params = {name: p.detach() for name, p in params.items()}
+        batched = policy._is_batched(params)
+        if batched and all(p.stride(0) == 0 for p in params.values()):
+            params, batched = {name: p[0] for name, p in params.items()}, False
+        if batched and next(iter(params.values())).shape[0] != num_tasks:
+            raise ValueError(f"per-task params must have a leading dim of {num_tasks}")
+        self.policy, self.per_task = policy, batched
+        self.k, self.m = int(num_tasks), int(rows_per_task)
+        self.n = self.k * self.m
+        self.layers: list[tuple[torch.Tensor, torch.Tensor] | None] = []
+        self.activations: list = []
+        for name, module in policy.net.named_children():
+            if isinstance(module, nn.Linear):
+                w, b = params[f"net.{name}.weight"], params[f"net.{name}.bias"]
+                # the exact operands of dist_info: F.linear / baddbmm(b[:, None], h, wᵀ)
+                self.layers.append((w.transpose(1, 2), b.unsqueeze(1)) if batched else (w, b))
+                self.activations.append(None)
+            else:
+                self.layers.append(None)
+                self.activations.append(_ACTIVATION_FNS[type(module)])
+        self.discrete = policy.discrete
+        if self.discrete:
+            self.noise = torch.empty((self.n, 1))
+        else:
+            self.log_std = params["log_std"]
+            self.noise = torch.empty((self.n, policy.action_dim))
+        self.min_rows = min(_MIN_ROWS, self.n)
+
+    def _net(self, h: torch.Tensor, layers: list | None = None) -> torch.Tensor:
+        for layer, act in zip(layers or self.layers, self.activations):
+            if layer is None:
+                h = act(h)
+            elif self.per_task:
+                h = torch.baddbmm(layer[1], h, layer[0])
+            else:
+                h = torch.nn.functional.linear(h, layer[0], layer[1])
+        return h
+
+    def _draw(
+        self,
+        out: torch.Tensor,
+        noise: torch.Tensor,
+        width: int = 0,
+        log_std: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Actions of rows ``out`` (net outputs, ``(R, out_dim)``) given their noise rows.
+
+        Per-task params: ``out`` holds ``width`` rows of each task, task after task, and
+        ``log_std`` is the tasks' ``(K', action_dim)``.
+        """
+        if self.discrete:
+            cdf = torch.cumsum(torch.log_softmax(out, dim=-1).exp(), dim=-1)
+            return (cdf[..., :-1] < noise * cdf[..., -1:]).sum(-1)
+        if self.per_task:  # as dist_info's per-task log_std: expanded, then reshaped (a copy)
+            log_std = self.log_std if log_std is None else log_std
+            log_std = log_std.unsqueeze(1).expand(log_std.shape[0], width, out.shape[-1])
+            log_std = log_std.reshape(-1, out.shape[-1])
+        else:
+            log_std = self.log_std.expand_as(out)
+        return out + torch.exp(log_std) * noise
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        obs: torch.Tensor,
+        alive: np.ndarray | None,
+        generator: torch.Generator,
+        actions: np.ndarray,
+    ) -> None:
+        """Write the actions of the live rows of ``obs`` ``(N, obs_dim)`` into ``actions``.
+
+        ``alive``: bool ``(N,)`` (None: every row); other rows of ``actions`` are unchanged.
+        """
+        if self.discrete:
+            torch.rand((self.n, 1), generator=generator, out=self.noise)
+        else:
+            torch.randn(self.noise.shape, generator=generator, out=self.noise)
+        acts = torch.from_numpy(actions)
+        every = alive is None or bool(alive.all())
+        if not self.per_task:
+            if every:
+                acts.copy_(self._draw(self._net(obs), self.noise))
+                return
+            rows = np.flatnonzero(alive)
+            live = len(rows)
+            if live < self.min_rows:  # pad with finished rows (results discarded)
+                rows = np.concatenate([rows, np.flatnonzero(~alive)[: self.min_rows - live]])
+            index = torch.from_numpy(rows)
+            draws = self._draw(self._net(obs.index_select(0, index)), self.noise[index])
+            acts[index[:live]] = draws[:live]
+            return
+        # per task: all rows of the tasks that have a live row (a task's rows are never
+        # subset: BLAS may round a product differently for another number of rows)
+        tasks = np.arange(self.k) if every else np.flatnonzero(alive.reshape(self.k, -1).any(1))
+        if len(tasks) == self.k:
+            out = self._net(obs.reshape(self.k, self.m, -1)).reshape(self.n, -1)
+            draws = self._draw(out, self.noise, self.m)
+            if every:
+                acts.copy_(draws)
+            else:
+                keep = torch.from_numpy(np.flatnonzero(alive))
+                acts[keep] = draws[keep]
+            return
+        sel = torch.from_numpy(tasks)
+        layers = [
+            None
+            if lay is None  # select from the contiguous (K, out, in) weight, then transpose
+            else (lay[0].transpose(1, 2).index_select(0, sel).transpose(1, 2),
+                  lay[1].index_select(0, sel))
+            for lay in self.layers
+        ]  # fmt: skip
+        log_std = None if self.discrete else self.log_std.index_select(0, sel)
+        rows = (tasks[:, None] * self.m + np.arange(self.m)).reshape(-1)
+        index = torch.from_numpy(rows)
+        out = self._net(obs.reshape(self.k, self.m, -1).index_select(0, sel), layers)
+        draws = self._draw(out.reshape(len(rows), -1), self.noise[index], self.m, log_std)
+        keep = np.flatnonzero(alive[rows])
+        acts[index[keep]] = draws[keep]
 
 
 def flat_obs_dim(space: spaces.Space) -> int:

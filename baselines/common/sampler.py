@@ -7,11 +7,16 @@ Sub-env ``i`` runs task ``i // envs_per_task``; tasks are set with
 ``envs.set_attr("task", [...])`` and take effect at the ``reset`` that starts each round.
 A round runs every sub-env for one episode (sub-envs that finish early are masked until all
 are done); ``episodes_per_task / envs_per_task`` rounds give the batch. Every step is one
-batched policy call for all sub-envs (per-task parameters via ``vmap``) and one ``envs.step``:
-there is no Python loop over envs.
+batched policy call for the sub-envs (a :class:`~baselines.common.policies.BatchActor`:
+parameters unpacked once, ``inference_mode``, only the live episodes' rows evaluated) and one
+``envs.step``: there is no Python loop over envs. The env runs with ``copy=False`` where it
+can; observations go once into preallocated ``(T, N, ...)`` storage, whose rows are the
+policy's input, and actions into a preallocated array that is the env's input.
 
 Reproducibility: sub-env seeds come from the caller's ``numpy.random.Generator`` and action
-noise from its ``torch.Generator``, so the same generators give the same batch.
+noise from its ``torch.Generator`` (the draws of all ``N`` rows every step, live or not), so
+the same generators give the same batch: the batch of the plain loop (``policy.sample`` on
+``policy.dist_info`` of all rows, checked in ``tests/baselines/test_sampler.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from baselines.common.policies import MLPPolicy, Params
+from baselines.common.policies import BatchActor, MLPPolicy, Params
 
 
 @dataclasses.dataclass
@@ -102,11 +107,16 @@ class ActionAdapter:
         return scaled.astype(space.dtype)
 
 
-def make_vector_env(env_id: str, num_envs: int, vectorization: str = "auto", **env_kwargs: Any):
+def make_vector_env(
+    env_id: str, num_envs: int, vectorization: str = "auto", copy: bool = True, **env_kwargs: Any
+):
     """A vector env of ``num_envs`` copies of ``env_id``.
 
     ``vectorization``: ``"auto"`` (the id's native batched env if it has one, else ``"sync"``),
     ``"native"``, ``"sync"`` or ``"async"`` (``AsyncVectorEnv``: one process per sub-env).
+    ``copy=False``: ``step``/``reset`` may return the env's own buffers, overwritten by the
+    next call (gymnasium's ``copy`` option; native envs whose constructor takes ``copy``);
+    for callers that copy what they keep, such as :class:`MetaSampler`.
     """
     import krazy_gym  # noqa: F401  (registers the ids)
 
@@ -121,10 +131,31 @@ def make_vector_env(env_id: str, num_envs: int, vectorization: str = "auto", **e
     if mode == "native":
         if spec.vector_entry_point is None:
             raise ValueError(f"{env_id} has no native vector env; use sync or async")
+        if not copy and "copy" not in env_kwargs and _takes_copy(spec.vector_entry_point):
+            env_kwargs = {**env_kwargs, "copy": False}
         return gym.make_vec(
             env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **env_kwargs
         )
-    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **env_kwargs)
+    vector_kwargs = None if copy else {"copy": False}
+    return gym.make_vec(
+        env_id,
+        num_envs=num_envs,
+        vectorization_mode=mode,
+        vector_kwargs=vector_kwargs,
+        **env_kwargs,
+    )
+
+
+def _takes_copy(entry_point: Any) -> bool:
+    import inspect
+
+    from gymnasium.envs.registration import load_env_creator
+
+    creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+    try:
+        return "copy" in inspect.signature(creator).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def horizon_of(env_id: str) -> int:
@@ -155,6 +186,13 @@ class MetaSampler:
             (every episode of the batch in parallel: best for native batched envs).
         vectorization: see :func:`make_vector_env`.
         max_episode_steps: cap on the steps of a round (0: the id's registered horizon).
+
+    The step loop: the env runs with ``copy=False`` (its observation buffer is copied once,
+    into the round's preallocated ``(T, N, ...)`` storage, whose row is then the policy's
+    input without another copy); the policy is a :class:`~baselines.common.policies.BatchActor`
+    (parameters unpacked once, one batched forward over the live sub-envs, actions written
+    into a preallocated array that is handed to ``envs.step``); rewards are masked and the
+    real steps counted once per round, not per step.
     """
 
     def __init__(
@@ -182,18 +220,36 @@ class MetaSampler:
         self.rounds = episodes_per_task // envs_per_task
         self.num_envs = num_tasks * envs_per_task
         self.horizon = int(max_episode_steps) or horizon_of(env_id)
-        self.envs = make_vector_env(env_id, self.num_envs, vectorization, **env_kwargs)
+        self.envs = make_vector_env(env_id, self.num_envs, vectorization, copy=False, **env_kwargs)
         self.obs_space = self.envs.single_observation_space
         self.action_space = self.envs.single_action_space
         self.adapt_action = ActionAdapter(self.action_space)
         self.env_steps = 0  # real (unmasked) env steps taken so far
         self._tasks: list[Any] | None = None  # the tasks currently assigned to the sub-envs
         self.sub_env_steps = 0  # envs.step calls × num_envs (includes finished, masked envs)
+        self._storage: dict[str, np.ndarray] | None = None  # the rounds' (T, N, ...) buffers
 
     def close(self) -> None:
         self.envs.close()
 
-    @torch.no_grad()
+    def _buffers(self, policy: MLPPolicy) -> dict[str, np.ndarray]:
+        """Per-round storage ``(T, N, ...)``, allocated once (a batch copies out of it)."""
+        n, horizon = self.num_envs, self.horizon
+        discrete = isinstance(self.action_space, spaces.Discrete)
+        act_shape = () if discrete else (self.action_space.shape[0],)
+        shapes = {
+            "obs": ((horizon, n, policy.obs_dim), np.float32),
+            "actions": ((horizon, n, *act_shape), np.int64 if discrete else np.float32),
+            "rewards": ((horizon, n), np.float32),
+            "alive": ((horizon, n), np.bool_),
+            "act": ((n, *act_shape), np.int64 if discrete else np.float32),
+        }
+        st = self._storage
+        if st is None or any(st[key].shape != shape for key, (shape, _) in shapes.items()):
+            st = {key: np.zeros(shape, dtype) for key, (shape, dtype) in shapes.items()}
+            self._storage = st
+        return st
+
     def sample(
         self,
         policy: MLPPolicy,
@@ -203,11 +259,10 @@ class MetaSampler:
         generator: torch.Generator,
     ) -> EpisodeBatch:
         """One batch: ``params`` are per task (leading dim K) or shared (no task dim)."""
-        k, m, horizon = self.num_tasks, self.envs_per_task, self.horizon
+        k, m = self.num_tasks, self.envs_per_task
         if len(tasks) != k:
             raise ValueError(f"expected {k} tasks, got {len(tasks)}")
-        params = {name: p.detach() for name, p in params.items()}
-        batched = policy._is_batched(params)
+        actor = BatchActor(policy, params, k, m)
         # (re)assigning tasks makes the envs rebuild them at reset: skip it when the same tasks
         # are sampled again (the post-update batch, more rounds)
         if (
@@ -217,55 +272,87 @@ class MetaSampler:
         ):
             self.envs.set_attr("task", [t for t in tasks for _ in range(m)])
             self._tasks = list(tasks)
+        buffers = self._buffers(policy)
         rounds = []
-        for _ in range(self.rounds):
-            rounds.append(self._run_round(policy, params, batched, rng, generator, k, m, horizon))
+        for i in range(self.rounds):
+            r = self._run_round(actor, buffers, rng, generator)
+            if i + 1 < self.rounds:  # the next round reuses the buffers
+                r = {key: v[: r["steps"]].copy() if key != "steps" else v for key, v in r.items()}
+            rounds.append(r)
 
         # each round: arrays (T, N, ...) -> (K, m, T, ...), cut to the longest episode of the
         # batch (steps after every episode ended are all padding); rounds stack along episodes
-        length = max(r[4] for r in rounds)
+        length = max(r["steps"] for r in rounds)
 
-        def gather(i: int) -> np.ndarray:
+        def gather(key: str) -> np.ndarray:
+            # a new array (never a view of the buffers) in the (T, ...)-major layout of the
+            # buffers; the concatenation as before, so that reductions over it add in the
+            # same order (to_torch makes the torch tensors contiguous)
             parts = []
             for r in rounds:
-                a = r[i][:length]
-                a = a.reshape(a.shape[0], k, m, *a.shape[2:])
-                parts.append(np.moveaxis(a, 0, 2))
+                a = r[key][: r["steps"]]
+                if r["steps"] < length:
+                    padded = np.zeros((length, *a.shape[1:]), a.dtype)
+                    padded[: r["steps"]] = a
+                    a = padded
+                parts.append(np.moveaxis(a.reshape(length, k, m, *a.shape[2:]), 0, 2))
             return np.concatenate(parts, axis=1)
 
-        return EpisodeBatch(obs=gather(0), actions=gather(1), rewards=gather(2), mask=gather(3))
+        return EpisodeBatch(
+            obs=gather("obs"), actions=gather("actions"), rewards=gather("rewards"),
+            mask=gather("mask"),
+        )  # fmt: skip
 
-    def _run_round(self, policy, params, batched, rng, generator, k, m, horizon):
-        n = self.num_envs
-        seeds = rng.integers(0, 2**31 - 1, size=n)
-        obs, _ = self.envs.reset(seed=[int(s) for s in seeds])
-        obs_buf = np.zeros((horizon, n, policy.obs_dim), dtype=np.float32)
-        act_shape = () if policy.discrete else (self.action_space.shape[0],)
-        act_buf = np.zeros(
-            (horizon, n, *act_shape), dtype=np.int64 if policy.discrete else np.float32
+    def _run_round(
+        self,
+        actor: BatchActor,
+        buffers: dict[str, np.ndarray],
+        rng: np.random.Generator,
+        generator: torch.Generator,
+    ) -> dict[str, Any]:
+        n, horizon, envs = self.num_envs, self.horizon, self.envs
+        obs_buf, act_buf = buffers["obs"], buffers["actions"]
+        rew_buf, alive_buf, act = buffers["rewards"], buffers["alive"], buffers["act"]
+        obs_t = torch.from_numpy(obs_buf)
+        box_obs = isinstance(self.obs_space, spaces.Box)
+        # Discrete actions starting at 0 go to the env as they are (no conversion per step)
+        raw_actions = (
+            isinstance(self.action_space, spaces.Discrete) and int(self.action_space.start) == 0
         )
-        rew_buf = np.zeros((horizon, n), dtype=np.float32)
-        mask_buf = np.zeros((horizon, n), dtype=np.float32)
+        seeds = rng.integers(0, 2**31 - 1, size=n)
+        obs, _ = envs.reset(seed=[int(s) for s in seeds])
+        act.fill(0)
         alive = np.ones(n, dtype=bool)
+        live_mask: np.ndarray | None = None  # None: every sub-env is live
         steps = horizon
         for t in range(horizon):
-            o = obs_to_array(obs, self.obs_space)
-            obs_buf[t] = o
-            ot = torch.from_numpy(o)
-            if batched:
-                info = policy.dist_info(params, ot.reshape(k, m, -1))
-                info = {key: v.reshape(n, *v.shape[2:]) for key, v in info.items()}
+            if box_obs:
+                np.copyto(obs_buf[t], np.reshape(obs, (n, -1)), casting="unsafe")
             else:
-                info = policy.dist_info(params, ot)
-            actions = policy.sample(info, generator).numpy()
-            act_buf[t] = actions
-            obs, reward, terminated, truncated, _ = self.envs.step(self.adapt_action(actions))
-            rew_buf[t] = np.where(alive, reward, 0.0)
-            mask_buf[t] = alive
-            self.env_steps += int(alive.sum())
-            self.sub_env_steps += n
-            alive &= ~(np.asarray(terminated) | np.asarray(truncated))
-            if not alive.any():
-                steps = t + 1
-                break
-        return obs_buf, act_buf, rew_buf, mask_buf, steps
+                obs_buf[t] = obs_to_array(obs, self.obs_space)
+            actor(obs_t[t], live_mask, generator, act)
+            act_buf[t] = act
+            alive_buf[t] = alive
+            obs, reward, terminated, truncated, _ = envs.step(
+                act if raw_actions else self.adapt_action(act)
+            )
+            rew_buf[t] = reward
+            done = np.logical_or(terminated, truncated)
+            if done.any():
+                alive &= ~done
+                live_mask = alive
+                if not alive.any():
+                    steps = t + 1
+                    break
+        self.sub_env_steps += steps * n
+        mask = alive_buf[:steps]
+        np.copyto(rew_buf[:steps], 0.0, where=~mask)
+        np.copyto(act_buf[:steps], 0, where=~mask.reshape(mask.shape + (1,) * (act_buf.ndim - 2)))
+        self.env_steps += int(np.count_nonzero(mask))
+        return {
+            "obs": obs_buf,
+            "actions": act_buf,
+            "rewards": rew_buf,
+            "mask": mask.astype(np.float32),
+            "steps": steps,
+        }
