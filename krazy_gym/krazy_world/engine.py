@@ -17,11 +17,13 @@ Batch layout (one row per env, ``int32`` unless said otherwise):
   energy (-1 = unlimited), energy refill, number of goals, each action's unit step and repeat
   count, the colour channel of each tile type (``OUTSIDE`` -> the outside channel). Read on
   every step, so kept small (96 bytes per env).
-* ``layout[N, 2*W*W]`` (int16): the initial padded tiles, then the teleporter partner of each
-  cell (-1 for none). Read only at resets and teleports.
+* ``layout[N, 2*W*W]`` (int16): the initial padded cells (as in ``board``), then the
+  teleporter partner of each cell (-1 for none). Read only at resets and teleports.
 * ``death_reward[N]`` (float64).
-* ``board[N, W*W]`` (uint8): the tiles of the running episode (collected goals, keys and
-  energy tiles and an opened lock become normal).
+* ``board[N, W*W]`` (uint8): the cells of the running episode, each ``tile | channel << 4``
+  (the tile type, and the observation channel its colour maps to, so that an observation
+  reads one byte per cell); collected goals, keys and energy tiles and an opened lock become
+  normal cells.
 * ``state[N, STATE_SIZE]``: agent cell, energy, key held, the episode counters reported in
   ``info`` (goals, deaths, keys, teleports, tile types visited) and the step count.
 
@@ -71,6 +73,8 @@ NUM_INFO = len(INFO_KEYS)
 EV_NONE, EV_GOAL, EV_DEATH, EV_KEY, EV_ENERGY, EV_TELEPORT = range(6)
 VIEW_LOCAL, VIEW_GLOBAL = 0, 1
 MODE_ONEHOT, MODE_INDEX = 0, 1
+TILE_BITS = 4  # board cells: tile type in the low bits, observation channel above
+TILE_MASK = (1 << TILE_BITS) - 1
 UNLIMITED_INDEX = 254  # energy entry of index observations when energy is unlimited (= MAX_ENERGY)
 C_SIZE, C_VIEW, C_MODE, C_HORIZON, C_AUTORESET = range(5)
 
@@ -124,8 +128,8 @@ def unpadded(size: int, cell: int) -> tuple[int, int]:
 
 
 def unpad_board(size: int, board_row: np.ndarray) -> np.ndarray:
-    """``(size, size)`` tiles from a flat padded board row."""
-    return np.asarray(board_row).reshape(size + 2, size + 2)[1:-1, 1:-1]
+    """``(size, size)`` tile types (a new array) from a flat padded board row (see ``board``)."""
+    return np.asarray(board_row).reshape(size + 2, size + 2)[1:-1, 1:-1] & TILE_MASK
 
 
 def move_table(size: int, moves) -> np.ndarray:
@@ -150,7 +154,8 @@ def pack_task(task: KrazyWorldTask) -> tuple[np.ndarray, np.ndarray, float]:
     row[P_MOVES : P_MOVES + 8] = move_table(size, task.moves)
     row[P_COLOURS : P_COLOURS + NUM_TILE_TYPES] = task.colours
     row[P_COLOURS + OUTSIDE] = EXTRA_CHANNEL
-    layout = np.concatenate([board, partner]).astype(np.int16)
+    cells = board | (row[P_COLOURS + board] << TILE_BITS)  # as the engine's ``board``
+    layout = np.concatenate([cells, partner]).astype(np.int16)
     return row, layout, float(task.death_reward)
 
 
@@ -173,7 +178,8 @@ _JIT = {"cache": True, "error_model": "numpy"}
 def resolve_move(board, b, partner, p, poff, pos, unit, repeats, has_key):  # pragma: no cover
     """Where one action from padded cell ``pos`` takes the agent; the board is not modified.
 
-    ``board[b, :]`` are the current padded tiles, ``partner[p, poff + cell]`` the teleporter
+    ``board[b, :]`` are the current padded cells (tile type in the low ``TILE_BITS`` bits),
+    ``partner[p, poff + cell]`` the teleporter
     partner of a cell; the action is ``repeats`` unit steps of ``unit``. Returns
     ``(cell, event, opened_lock_cell, visited_type_mask)``: where the agent ends, the effect
     of that cell (``EV_*``), the lock opened on the way (-1 if none; the key is then used up)
@@ -184,7 +190,7 @@ def resolve_move(board, b, partner, p, poff, pos, unit, repeats, has_key):  # pr
     cur = pos
     for _ in range(repeats):
         nxt = cur + unit
-        t = board[b, nxt]
+        t = board[b, nxt] & TILE_MASK
         if t == WALL or t == OUTSIDE:
             break
         if t == LOCK:
@@ -199,13 +205,13 @@ def resolve_move(board, b, partner, p, poff, pos, unit, repeats, has_key):  # pr
     while True:
         if cur == lock_cell:  # opened on the way in: now a normal cell
             return cur, EV_NONE, lock_cell, visited
-        t = board[b, cur]
+        t = board[b, cur] & TILE_MASK
         visited |= 1 << t
         if t == NORMAL:
             return cur, EV_NONE, lock_cell, visited
         if t == ICE:
             nxt = cur + unit
-            nt = board[b, nxt]
+            nt = board[b, nxt] & TILE_MASK
             if nt == WALL or nt == OUTSIDE:
                 return cur, EV_NONE, lock_cell, visited
             if nt == LOCK:
@@ -240,7 +246,47 @@ def _popcount(x):  # pragma: no cover - compiled
 
 @njit(inline="always", **_JIT)
 def _step_one(i, action, params, layout, board, state, death_reward, cells):  # pragma: no cover
-    """Apply one action to env ``i`` (``cells`` = padded cells); return ``(reward, terminated)``."""
+    """Apply one action to env ``i`` (``cells`` = padded cells); return ``(reward, terminated)``.
+
+    The common case, a move of one or two unit steps that ends on a normal cell (or is
+    blocked at once) without reaching a lock, is resolved without data-dependent branches
+    (random actions on random boards make such branches mispredict often); every other
+    move goes through :func:`_step_general`, which gives the same result in every case.
+    """
+    unit = params[i, P_MOVES + 2 * action]
+    repeats = params[i, P_MOVES + 2 * action + 1]
+    pos = state[i, S_POS]
+    n1 = pos + unit
+    t1 = board[i, n1] & TILE_MASK
+    b1 = (t1 == WALL) | (t1 == OUTSIDE)
+    two = (repeats == 2) & ~b1  # a second unit step to try (from a cell inside the board)
+    n2 = n1 + unit if two else n1
+    t2 = board[i, n2] & TILE_MASK
+    b2 = (t2 == WALL) | (t2 == OUTSIDE)  # true when b1 (then n2 = n1)
+    end = pos if b1 else (n1 if b2 else n2)
+    t_end = t1 if b2 else t2
+    slow = (repeats > 2) | (t1 == LOCK) | (two & (t2 == LOCK)) | (~b1 & (t_end != NORMAL))
+    if slow:
+        return _step_general(i, action, params, layout, board, state, death_reward, cells)
+    cap = params[i, P_ENERGY]
+    energy = state[i, S_ENERGY]
+    limited = cap >= 0
+    energy -= limited & (energy > 0)
+    state[i, S_POS] = end
+    state[i, S_ENERGY] = energy
+    state[i, S_T] += 1
+    if not b1:
+        old = state[i, S_VISITED]
+        if old & (1 << NORMAL) == 0:  # not after a reset (the start cell is normal)
+            mask = old | (1 << NORMAL)
+            state[i, S_VISITED] = mask
+            state[i, S_NVISITED] = _popcount(mask)
+    return 0.0, limited & (energy <= 0)
+
+
+@njit(inline="always", **_JIT)
+def _step_general(i, action, params, layout, board, state, death_reward, cells):  # pragma: no cover
+    """:func:`_step_one` for any move (the rules of the module docstring, step by step)."""
     unit = params[i, P_MOVES + 2 * action]
     repeats = params[i, P_MOVES + 2 * action + 1]
     cap = params[i, P_ENERGY]
@@ -253,14 +299,15 @@ def _step_one(i, action, params, layout, board, state, death_reward, cells):  # 
     )
     reward = 0.0
     terminated = False
+    normal = NORMAL | (params[i, P_COLOURS + NORMAL] << TILE_BITS)  # a normal cell of this board
     if lock_cell >= 0:
-        board[i, lock_cell] = NORMAL
+        board[i, lock_cell] = normal
         state[i, S_KEY] = 0
     state[i, S_POS] = pos
     if event != EV_NONE:
         if event == EV_GOAL:
             reward = 1.0
-            board[i, pos] = NORMAL
+            board[i, pos] = normal
             goals = state[i, S_GOALS] + 1
             state[i, S_GOALS] = goals
             if goals >= params[i, P_GOALS]:
@@ -270,11 +317,11 @@ def _step_one(i, action, params, layout, board, state, death_reward, cells):  # 
             state[i, S_DEATHS] += 1
             terminated = True
         elif event == EV_KEY:
-            board[i, pos] = NORMAL
+            board[i, pos] = normal
             state[i, S_KEY] = 1
             state[i, S_KEYS] += 1
         elif event == EV_ENERGY:
-            board[i, pos] = NORMAL
+            board[i, pos] = normal
             if limited:
                 energy = min(energy + params[i, P_REFILL], cap)
         else:  # EV_TELEPORT
@@ -301,7 +348,7 @@ def _reset_one(i, params, layout, board, state, cells):  # pragma: no cover - co
     start = params[i, P_START]
     state[i, S_POS] = start
     state[i, S_ENERGY] = max(params[i, P_ENERGY], 0)
-    state[i, S_VISITED] = 1 << board[i, start]
+    state[i, S_VISITED] = 1 << (board[i, start] & TILE_MASK)
     state[i, S_NVISITED] = 1
 
 
@@ -328,14 +375,13 @@ def _write_obs(out, params, board, state, i, size, view, mode):  # pragma: no co
             for dr in range(3):
                 base = corner + dr * w
                 for dc in range(3):
-                    ch = params[i, P_COLOURS + board[i, base + dc]]
-                    out[i, (dr * 3 + dc) * NUM_CHANNELS + ch] = 1
+                    out[i, (dr * 3 + dc) * NUM_CHANNELS + (board[i, base + dc] >> TILE_BITS)] = 1
             tail = 9 * NUM_CHANNELS
         else:
             for dr in range(3):
                 base = corner + dr * w
                 for dc in range(3):
-                    out[i, dr * 3 + dc] = params[i, P_COLOURS + board[i, base + dc]]
+                    out[i, dr * 3 + dc] = board[i, base + dc] >> TILE_BITS
             tail = 9
     else:
         cells = size * size
@@ -345,14 +391,14 @@ def _write_obs(out, params, board, state, i, size, view, mode):  # pragma: no co
                 out[i, k] = 0
             for r in range(size):
                 for c in range(size):
-                    t = board[i, (r + 1) * w + c + 1]
-                    out[i, (r * size + c) * NUM_CHANNELS + params[i, P_COLOURS + t]] = 1
+                    ch = board[i, (r + 1) * w + c + 1] >> TILE_BITS
+                    out[i, (r * size + c) * NUM_CHANNELS + ch] = 1
             out[i, agent * NUM_CHANNELS + EXTRA_CHANNEL] = 1
             tail = cells * NUM_CHANNELS
         else:
             for r in range(size):
                 for c in range(size):
-                    out[i, r * size + c] = params[i, P_COLOURS + board[i, (r + 1) * w + c + 1]]
+                    out[i, r * size + c] = board[i, (r + 1) * w + c + 1] >> TILE_BITS
             out[i, cells] = agent
             tail = cells + 1
     if mode == MODE_ONEHOT:
@@ -365,7 +411,10 @@ def _write_obs(out, params, board, state, i, size, view, mode):  # pragma: no co
 # -- batch kernels -----------------------------------------------------------------------------
 @njit(**_JIT)
 def step_batch(actions, params, layout, board, state, death_reward, config, obs, rewards, dones, final_obs, infos):  # pragma: no cover
-    """Step every env of the batch in place; return -1, or the first env with an invalid action.
+    """Step every env of the batch in place; return the number of finished envs (>= 0).
+
+    If an action is invalid, nothing changes and the result is ``-1 - i`` for the first such
+    env ``i``.
 
     ``config = [size, view, mode, horizon, autoreset]``. ``horizon > 0`` truncates an episode
     after that many steps. Outputs: ``obs[i]``, ``rewards[i]``, ``dones[:, i]`` = (terminated,
@@ -373,12 +422,11 @@ def step_batch(actions, params, layout, board, state, death_reward, config, obs,
     finished env's last observation goes to ``final_obs[i]`` and its last counters to
     ``infos[1, :, i]`` (zeros for unfinished envs; their ``final_obs`` rows are left alone),
     and the env is reset in the same step (gymnasium's ``AutoresetMode.SAME_STEP``). An invalid
-    action changes nothing.
     """
     n = actions.shape[0]
     for i in range(n):
         if actions[i] < 0 or actions[i] >= 4:
-            return i
+            return -1 - i
     size = config[0]
     view = config[1]
     mode = config[2]
@@ -389,14 +437,11 @@ def step_batch(actions, params, layout, board, state, death_reward, config, obs,
     args = (actions, params, layout, board, state, death_reward, obs, rewards, dones, final_obs, infos)
     if view == VIEW_LOCAL:
         if mode == MODE_ONEHOT:
-            _step_loop(args, size, VIEW_LOCAL, MODE_ONEHOT, horizon, autoreset)
-        else:
-            _step_loop(args, size, VIEW_LOCAL, MODE_INDEX, horizon, autoreset)
-    elif mode == MODE_ONEHOT:
-        _step_loop(args, size, VIEW_GLOBAL, MODE_ONEHOT, horizon, autoreset)
-    else:
-        _step_loop(args, size, VIEW_GLOBAL, MODE_INDEX, horizon, autoreset)
-    return -1
+            return _step_loop(args, size, VIEW_LOCAL, MODE_ONEHOT, horizon, autoreset)
+        return _step_loop(args, size, VIEW_LOCAL, MODE_INDEX, horizon, autoreset)
+    if mode == MODE_ONEHOT:
+        return _step_loop(args, size, VIEW_GLOBAL, MODE_ONEHOT, horizon, autoreset)
+    return _step_loop(args, size, VIEW_GLOBAL, MODE_INDEX, horizon, autoreset)
 
 
 @njit(inline="always", **_JIT)
@@ -407,6 +452,7 @@ def _step_loop(args, size, view, mode, horizon, autoreset):  # pragma: no cover 
         for k in range(NUM_INFO):
             for i in range(actions.shape[0]):
                 infos[1, k, i] = 0
+    finished = 0
     for i in range(actions.shape[0]):
         reward, term = _step_one(i, actions[i], params, layout, board, state, death_reward, cells)
         trunc = horizon > 0 and state[i, S_T] >= horizon
@@ -415,6 +461,7 @@ def _step_loop(args, size, view, mode, horizon, autoreset):  # pragma: no cover 
         dones[0, i] = term
         dones[1, i] = trunc
         dones[2, i] = done
+        finished += done
         if autoreset:
             if done:
                 _write_obs(final_obs, params, board, state, i, size, view, mode)
@@ -422,6 +469,7 @@ def _step_loop(args, size, view, mode, horizon, autoreset):  # pragma: no cover 
                 _reset_one(i, params, layout, board, state, cells)
         _write_obs(obs, params, board, state, i, size, view, mode)
         _write_info(infos, 0, i, state)
+    return finished
 
 
 @njit(**_JIT)
@@ -436,6 +484,41 @@ def reset_batch(mask, params, layout, board, state, config, obs, infos):  # prag
             _reset_one(i, params, layout, board, state, cells)
         _write_obs(obs, params, board, state, i, size, view, mode)
         _write_info(infos, 0, i, state)
+
+
+# -- single-env kernels -------------------------------------------------------------------------
+# The single env calls these through their compiled entry points (see ``fast_entry``): fewer
+# arguments to convert than the batch kernels, and the reward, termination and ``info``
+# counters come back as one tuple of Python numbers.
+@njit(**_JIT)
+def step_single(params, layout, board, state, death_reward, obs, size, view, mode, action):  # pragma: no cover
+    """Step env 0 of batch-of-one arrays (no horizon, no autoreset; ``action`` already checked).
+
+    Writes ``obs[0]``; returns ``(reward, terminated, *counters)`` (counters in ``INFO_KEYS``
+    order).
+    """
+    reward, term = _step_one(0, action, params, layout, board, state, death_reward, board.shape[1])
+    if view == VIEW_LOCAL:
+        if mode == MODE_ONEHOT:
+            _write_obs(obs, params, board, state, 0, size, VIEW_LOCAL, MODE_ONEHOT)
+        else:
+            _write_obs(obs, params, board, state, 0, size, VIEW_LOCAL, MODE_INDEX)
+    elif mode == MODE_ONEHOT:
+        _write_obs(obs, params, board, state, 0, size, VIEW_GLOBAL, MODE_ONEHOT)
+    else:
+        _write_obs(obs, params, board, state, 0, size, VIEW_GLOBAL, MODE_INDEX)
+    return (
+        reward, term, state[0, S_GOALS], state[0, S_DEATHS], state[0, S_NVISITED], state[0, S_KEYS],
+        state[0, S_TELEPORTS],
+    )  # fmt: skip
+
+
+@njit(**_JIT)
+def reset_single(params, layout, board, state, obs, size, view, mode):  # pragma: no cover
+    """Reset env 0 of batch-of-one arrays and write ``obs[0]``; return the counters (all start values)."""
+    _reset_one(0, params, layout, board, state, board.shape[1])
+    _write_obs(obs, params, board, state, 0, size, view, mode)
+    return state[0, S_GOALS], state[0, S_DEATHS], state[0, S_NVISITED], state[0, S_KEYS], state[0, S_TELEPORTS]
 
 
 # -- reachability (used by the board generator) ------------------------------------------------

@@ -195,19 +195,10 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
         self._board = np.zeros((1, cells), dtype=np.uint8)
         self._state = np.zeros((1, eng.STATE_SIZE), dtype=np.int32)
         self._obs = np.zeros((1, obs_len), dtype=obs_dtype)
-        self._actions = np.zeros(1, dtype=np.int64)
-        self._rewards = np.zeros(1, dtype=np.float64)
-        self._dones = np.zeros((3, 1), dtype=np.bool_)
-        self._infos = np.zeros((2, eng.NUM_INFO, 1), dtype=np.int64)
-        self._all = np.ones(1, dtype=np.bool_)
-        kconfig = eng.kernel_config(size, self.config.view_code, self.config.kernel_mode)
-        self._step_args = (
-            self._actions, self._params, self._layout, self._board, self._state, self._death_reward, kconfig,
-            self._obs, self._rewards, self._dones, self._obs, self._infos,
-        )  # fmt: skip
-        self._reset_args = (
-            self._all, self._params, self._layout, self._board, self._state, kconfig, self._obs, self._infos,
-        )  # fmt: skip
+        codes = (size, self.config.view_code, self.config.kernel_mode)
+        # the arguments of the engine's single-env kernels (the step kernel's action goes last)
+        self._step_args = (self._params, self._layout, self._board, self._state, self._death_reward, self._obs, *codes)
+        self._reset_args = (self._params, self._layout, self._board, self._state, self._obs, *codes)
         self._bind_kernels()
         self._rgb = obs_mode == "rgb"
         self._window = None
@@ -215,16 +206,15 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
 
     def _bind_kernels(self) -> None:
         eng = load_engine()
-        self._obs_row = self._obs[0]  # views: rebuilt after unpickling, which would copy them
-        self._info_row = self._infos[0, :, 0]
-        self._step_kernel = eng.fast_entry(eng.step_batch, *self._step_args)
-        self._reset_kernel = eng.fast_entry(eng.reset_batch, *self._reset_args)
+        self._obs_row = self._obs[0]  # a view: rebuilt after unpickling, which would copy it
+        self._step_kernel = eng.fast_entry(eng.step_single, *self._step_args, 0)
+        self._reset_kernel = eng.fast_entry(eng.reset_single, *self._reset_args)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_window"] = state["_clock"] = None  # a pygame window does not pickle
         del state["_step_kernel"], state["_reset_kernel"]  # compiled entry points do not either
-        del state["_obs_row"], state["_info_row"]
+        del state["_obs_row"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -242,31 +232,26 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         self._reset_task(options)
-        self._reset_kernel(*self._reset_args)
+        goals, deaths, n_visited, keys, teleports = self._reset_kernel(*self._reset_args)
         if self.render_mode == "human":
             self.render()
-        return self._observation(), self._info()
+        info = {"goals": goals, "deaths": deaths, "tile_types_visited": n_visited, "keys": keys, "teleports": teleports}
+        return self._observation(), info
 
     def step(self, action: Any):
         if self._task is None:
             raise RuntimeError("call reset() before step()")
-        self._actions[0] = check_action(action)
-        self._step_kernel(*self._step_args)
+        if type(action) is not int or not 0 <= action < NUM_ACTIONS:
+            action = check_action(action)  # raises, or converts (numpy integers, bools)
+        reward, terminated, goals, deaths, n_visited, keys, teleports = self._step_kernel(*self._step_args, action)
         if self.render_mode == "human":
             self.render()
-        goals, deaths, n_visited, keys, teleports = self._info_row.tolist()
         return (
             self._obs_row.copy() if not self._rgb else self._observation(),
-            self._rewards.item(),
-            bool(self._dones[0, 0]),
+            reward,
+            terminated,
             False,
-            {
-                "goals": goals,
-                "deaths": deaths,
-                "tile_types_visited": n_visited,
-                "keys": keys,
-                "teleports": teleports,
-            },
+            {"goals": goals, "deaths": deaths, "tile_types_visited": n_visited, "keys": keys, "teleports": teleports},
         )
 
     def _observation(self) -> np.ndarray:
@@ -276,16 +261,6 @@ class KrazyWorldEnv(TaskEnvMixin, gym.Env):
             cap = np.maximum(self._params[:, 1], 0)
             return rgb_from_index(self._obs, self.config.size, self.config.view == "local", cap, out)[0]
         return self._obs_row.copy()
-
-    def _info(self) -> dict[str, int]:
-        goals, deaths, n_visited, keys, teleports = self._info_row.tolist()
-        return {
-            "goals": goals,
-            "deaths": deaths,
-            "tile_types_visited": n_visited,
-            "keys": keys,
-            "teleports": teleports,
-        }
 
     # -- views of the running episode ------------------------------------------------------------
     @property

@@ -38,6 +38,20 @@ from krazy_gym.tasks import Task
 _ENGINE: Any = None  # the numba engine module, imported by the first constructor
 
 
+def _info_dict(values: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+    """The ``info`` dict of the counters ``values[k]`` (``INFO_KEYS`` order), each with its mask."""
+    goals, deaths, visited, keys, teleports = values  # row views
+    return {
+        "goals": goals, "_goals": mask, "deaths": deaths, "_deaths": mask,
+        "tile_types_visited": visited, "_tile_types_visited": mask,
+        "keys": keys, "_keys": mask, "teleports": teleports, "_teleports": mask,
+    }  # fmt: skip
+
+
+#: the step kernel's compiled entry point for each observation dtype (see ``engine.fast_entry``)
+_STEP_ENTRIES: dict[np.dtype, Any] = {}
+
+
 class OutputPool:
     """Output arrays of one shape and dtype, reused only once nobody else holds them.
 
@@ -56,10 +70,10 @@ class OutputPool:
     def get(self) -> np.ndarray:
         """An array that nobody but the pool references (a new one if all are held)."""
         arrays = self._arrays
-        for k in range(len(arrays)):
-            # references: the pool's list and getrefcount's own argument, nothing else
-            if sys.getrefcount(arrays[k]) == 2:
-                return arrays[k]
+        for array in arrays:
+            # references: the pool's list, this loop's variable and getrefcount's argument
+            if sys.getrefcount(array) == 3:
+                return array
         k = self._next
         self._next = (k + 1) % len(arrays)
         arrays[k] = np.empty(self.shape, dtype=self.dtype)  # the caller keeps the old one
@@ -136,7 +150,9 @@ class KrazyWorldVectorEnv(VectorEnv):
         self._kconfig = eng.kernel_config(
             size, self.config.view_code, self.config.kernel_mode, max_episode_steps or 0, True
         )
-        self._info_keys = eng.INFO_KEYS
+        if eng.INFO_KEYS != ("goals", "deaths", "tile_types_visited", "keys", "teleports"):  # pragma: no cover
+            raise AssertionError("_info_dict must follow engine.INFO_KEYS")
+        self._actions_shape = (n,)
         self._all_true = np.ones(n, dtype=np.bool_)
         self._pools = {
             name: OutputPool(arr.shape, arr.dtype)
@@ -145,6 +161,12 @@ class KrazyWorldVectorEnv(VectorEnv):
                 ("dones", self._dones), ("infos", self._infos),
             )
         }  # fmt: skip
+        self._pool_list = [self._pools[name] for name in ("obs", "final_obs", "rewards", "dones", "infos")]
+        if self._obs_dtype not in _STEP_ENTRIES:  # the same for every env of this observation dtype
+            _STEP_ENTRIES[self._obs_dtype] = eng.fast_entry(
+                eng.step_batch, self._actions, self._params, self._layout, self._board, self._state,
+                self._death_reward, self._kconfig, self._obs, self._rewards, self._dones, self._final_obs, self._infos,
+            )  # fmt: skip
         self._rgb = obs_mode == "rgb"
         self._local = view == "local"
 
@@ -250,7 +272,7 @@ class KrazyWorldVectorEnv(VectorEnv):
         self._needs_reset = False
         if not self.copy:
             self._obs[...] = obs
-        return self._observations(obs, copy=False), self._info_dict(infos_out[0], self._all_true)
+        return self._observations(obs, copy=False), _info_dict(infos_out[0], self._all_true)
 
     def step(self, actions: Any):
         """Step every env; finished envs are reset in the same step (see the class docstring).
@@ -262,31 +284,30 @@ class KrazyWorldVectorEnv(VectorEnv):
         if self._needs_reset:
             raise RuntimeError("call reset() before step()")
         actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,):
+        if actions.shape != self._actions_shape:
             raise ValueError(f"actions must have shape ({self.num_envs},), got {actions.shape}")
-        if actions.dtype.kind not in "iu":
-            raise TypeError(f"actions must be integers in [0, {NUM_ACTIONS}), got dtype {actions.dtype}")
         if actions.dtype != np.int64 or not actions.flags.c_contiguous:
+            if actions.dtype.kind not in "iu":
+                raise TypeError(f"actions must be integers in [0, {NUM_ACTIONS}), got dtype {actions.dtype}")
             actions = np.ascontiguousarray(actions, dtype=np.int64)
         if self.copy:  # arrays nobody holds: nothing handed out earlier is ever overwritten
-            pools = self._pools
-            obs, final_obs = pools["obs"].get(), pools["final_obs"].get()
-            rewards, dones, infos_out = pools["rewards"].get(), pools["dones"].get(), pools["infos"].get()
+            obs, final_obs, rewards, dones, infos_out = [pool.get() for pool in self._pool_list]
         else:
             obs, final_obs = self._obs, self._final_obs
             rewards, dones, infos_out = self._rewards, self._dones, self._infos
-        bad = _ENGINE.step_batch(
+        finished = _STEP_ENTRIES[self._obs_dtype](
             actions, self._params, self._layout, self._board, self._state, self._death_reward, self._kconfig,
             obs, rewards, dones, final_obs, infos_out,
         )  # fmt: skip
-        if bad >= 0:  # the kernel changed nothing
+        if finished < 0:  # the kernel changed nothing
+            bad = -1 - finished
             raise ValueError(
                 f"actions must be in [0, {NUM_ACTIONS}) (action space {self.action_space}); "
                 f"env {bad} got {actions[bad]}"
             )
         terminated, truncated, done = dones
-        infos = self._info_dict(infos_out[0], self._all_true)
-        if done.any():
+        infos = _info_dict(infos_out[0], self._all_true)
+        if finished:
             if self._rgb:  # draw only the finished envs' rows
                 idx = np.flatnonzero(done)
                 final = np.zeros((self.num_envs, *self.single_observation_space.shape), np.uint8)
@@ -294,9 +315,11 @@ class KrazyWorldVectorEnv(VectorEnv):
                 final_obs = final
             infos["final_obs"] = final_obs
             infos["_final_obs"] = done
-            infos["final_info"] = self._info_dict(infos_out[1], done)
+            infos["final_info"] = _info_dict(infos_out[1], done)
             infos["_final_info"] = done
-        return self._observations(obs, copy=False), rewards, terminated, truncated, infos
+        if self._rgb:
+            obs = self._observations(obs, copy=False)
+        return obs, rewards, terminated, truncated, infos
 
     def _observations(self, raw: np.ndarray, copy: bool, env_idx: np.ndarray | None = None) -> np.ndarray:
         """Observations from the engine's rows (rgb images are drawn from index rows)."""
@@ -305,13 +328,6 @@ class KrazyWorldVectorEnv(VectorEnv):
             caps = self._params[:, 1] if env_idx is None else self._params[env_idx, 1]
             return rgb_from_index(raw, self.config.size, self._local, np.maximum(caps, 0), out)
         return raw.copy() if copy else raw
-
-    def _info_dict(self, values: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-        infos: dict[str, np.ndarray] = {}
-        for k, key in enumerate(self._info_keys):
-            infos[key] = values[k]
-            infos["_" + key] = mask
-        return infos
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self.render_mode is None:
