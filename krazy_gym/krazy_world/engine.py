@@ -179,8 +179,8 @@ def resolve_move(board, b, partner, p, poff, pos, unit, repeats, has_key):  # pr
     """Where one action from padded cell ``pos`` takes the agent; the board is not modified.
 
     ``board[b, :]`` are the current padded cells (tile type in the low ``TILE_BITS`` bits),
-    ``partner[p, poff + cell]`` the teleporter
-    partner of a cell; the action is ``repeats`` unit steps of ``unit``. Returns
+    ``partner[p, poff + cell]`` the teleporter partner of a cell; the action is ``repeats``
+    unit steps of ``unit``. Returns
     ``(cell, event, opened_lock_cell, visited_type_mask)``: where the agent ends, the effect
     of that cell (``EV_*``), the lock opened on the way (-1 if none; the key is then used up)
     and a bit mask of the tile types the agent stood on.
@@ -439,7 +439,7 @@ def step_batch(actions, params, layout, board, state, death_reward, config, obs,
     truncated, either), ``infos[0, :, i]`` = the ``INFO_KEYS`` counters. With ``autoreset`` a
     finished env's last observation goes to ``final_obs[i]`` and its last counters to
     ``infos[1, :, i]`` (zeros for unfinished envs; their ``final_obs`` rows are left alone),
-    and the env is reset in the same step (gymnasium's ``AutoresetMode.SAME_STEP``). An invalid
+    and the env is reset in the same step (gymnasium's ``AutoresetMode.SAME_STEP``).
     """
     n = actions.shape[0]
     for i in range(n):
