@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -84,6 +85,9 @@ class Config:
     episodes_per_trial: int = 10  #: episodes of one task per trial (bandit: pulls per trial)
     explore_episodes: int = 0  #: E-RL²: first p episodes' training rewards are zeroed (0 = RL²)
     hidden_size: int = 256  #: GRU units (RL² paper: 256)
+    #: initial bias of the GRU update gate (> 0: the state is kept over more steps at the start
+    #: of training; 0 = PyTorch's plain zero bias)
+    update_gate_bias: float = 0.0
     trials_per_iteration: int = 1024  #: trials sampled in lockstep per iteration
     task_pool_size: int = 20000  #: training tasks drawn once from the train stream
     learning_rate: float = 1e-3  #: Adam step size
@@ -149,6 +153,8 @@ class Config:
         for name in ("gamma", "gae_lambda"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if not math.isfinite(self.update_gate_bias):
+            raise ValueError(f"update_gate_bias must be finite, got {self.update_gate_bias!r}")
         for name in ("value_coef", "entropy_coef"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
@@ -253,11 +259,13 @@ def make_sampler(
     )
 
 
-def build_model(layout: TrialInputLayout, hidden_size: int, seed: int) -> RecurrentActorCritic:
+def build_model(
+    layout: TrialInputLayout, hidden_size: int, seed: int, update_gate_bias: float = 0.0
+) -> RecurrentActorCritic:
     """The GRU actor-critic for ``layout``, its weights drawn from ``seed``."""
     return RecurrentActorCritic(
         layout.input_dim, layout.action_dim, layout.discrete, hidden_size,
-        generator=torch.Generator().manual_seed(seed),
+        generator=torch.Generator().manual_seed(seed), update_gate_bias=update_gate_bias,
     )
 
 
@@ -517,7 +525,8 @@ class Run:
         self.executor = (ThreadPoolExecutor(max_workers=w, thread_name_prefix="rl2-worker")
                          if w > 1 else None)
         self.layout: TrialInputLayout = self.sampler.layout
-        self.model = build_model(self.layout, config.hidden_size, config.seed)
+        self.model = build_model(self.layout, config.hidden_size, config.seed,
+                                 config.update_gate_bias)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
         self.total_steps = 0
         self.total_time = 0.0

@@ -45,6 +45,9 @@ class RecurrentActorCritic(nn.Module):
         init_log_std: initial log-std of the Gaussian policy (continuous only).
         generator: the ``torch.Generator`` used to initialise the weights (default: seed 0),
             so that construction never touches torch's global RNG.
+        update_gate_bias: initial bias of the GRU's update gate ``z`` (``h' = (1 - z) n + z h``):
+            a positive value starts the network keeping its state over more steps (the
+            "forget bias" trick for long trials); only the initialisation changes.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class RecurrentActorCritic(nn.Module):
         hidden_size: int = 256,
         init_log_std: float = 0.0,
         generator: torch.Generator | None = None,
+        update_gate_bias: float = 0.0,
     ) -> None:
         super().__init__()
         for name, value in (("input_dim", input_dim), ("action_dim", action_dim),
@@ -73,17 +77,21 @@ class RecurrentActorCritic(nn.Module):
             self.value_head = nn.Linear(hidden_size, 1)
         if not self.discrete:
             self.log_std = nn.Parameter(torch.full((action_dim,), float(init_log_std)))
+        self.update_gate_bias = float(update_gate_bias)
         self.reset_parameters(generator if generator is not None else torch.Generator().manual_seed(0))
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator) -> None:
-        """Orthogonal GRU/head weights (small policy head), zero biases, from ``generator``."""
+        """Orthogonal GRU/head weights (small policy head), zero biases (but the update gate's
+        ``update_gate_bias``), from ``generator``."""
         for name, p in self.gru.named_parameters():
             if name.startswith("weight"):
                 for chunk in p.chunk(3, dim=0):  # reset, update, new gates separately
                     nn.init.orthogonal_(chunk, gain=1.0, generator=generator)
             else:
                 p.zero_()
+        h = self.hidden_size
+        self.gru.bias_hh_l0[h : 2 * h] = self.update_gate_bias  # gate order: r, z, n
         nn.init.orthogonal_(self.policy_head.weight, gain=0.01, generator=generator)
         nn.init.orthogonal_(self.value_head.weight, gain=1.0, generator=generator)
         self.policy_head.bias.zero_()

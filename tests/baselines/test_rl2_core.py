@@ -224,3 +224,15 @@ def test_gae_keeps_float64_and_sums_undiscounted_rewards_to_go():
                              torch.ones(2, 1, dtype=torch.float64), 1.0, 1.0)
     assert adv.dtype == torch.float64
     assert adv[:, 0].tolist() == [2.0, 1.0]
+
+
+def test_update_gate_bias_sets_only_the_update_gate():
+    plain = RecurrentActorCritic(3, 2, True, hidden_size=4, generator=torch.Generator().manual_seed(0))
+    biased = RecurrentActorCritic(3, 2, True, hidden_size=4, generator=torch.Generator().manual_seed(0),
+                                  update_gate_bias=1.5)
+    b = biased.gru.bias_hh_l0.detach()
+    assert torch.equal(b[4:8], torch.full((4,), 1.5))  # gate order r, z, n
+    assert torch.equal(b[:4], torch.zeros(4)) and torch.equal(b[8:], torch.zeros(4))
+    for (name, p), q in zip(plain.named_parameters(), biased.parameters()):
+        if name != "gru.bias_hh_l0":
+            assert torch.equal(p, q), name
