@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
 
         save_checkpoint(args.save / CHECKPOINT_NAME, run.checkpoint(it))
         print(f"# checkpoint: {args.save / CHECKPOINT_NAME}")
+    run.close()
     if args.json is not None:
         args.json.write_text(json.dumps({"config": dataclasses.asdict(config), "evals": evals,
                                          "final": final, "summary": summary}, indent=1))

@@ -4,7 +4,8 @@ time goes.
 Prints, for a GRU of ``--hidden`` units and ``--trials`` lockstep trials per iteration:
 
 * ``train``: env-steps per second of whole training iterations (sampling + PPO update), the
-  figure the RL² issue asks for (target ≥ 50,000 with a 256-unit GRU on 2 cores);
+  figure the RL² issue asks for (target ≥ 50,000 with a 256-unit GRU on 2 cores), and per
+  CPU-second of the process (less sensitive to the machine's other jobs);
 * ``sample``/``update``: the split of an iteration between rollout and PPO update;
 * ``gru step`` / ``env step``: time of one batched GRU step vs one native vectorised bandit
   step (the rollout's two parts);
@@ -14,7 +15,8 @@ Prints, for a GRU of ``--hidden`` units and ``--trials`` lockstep trials per ite
 
 Example::
 
-    nice -n 10 python benchmarks/rl2_throughput.py --threads 2 --hidden 256 --trials 1024
+    python benchmarks/rl2_throughput.py --workers 2 --threads 1 --hidden 256 --trials 1024
+    python benchmarks/rl2_throughput.py --workers 1 --threads 2 ...   # OpenMP instead of workers
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"gru step: {gru * 1e3:.2f} ms per batched step ({args.trials / gru:,.0f} env-steps/s "
           f"bound); env step (native bandit): {env * 1e3:.3f} ms ({args.trials / env:,.0f} env-steps/s)")
 
+    run.close()
     if args.wrapper_envs > 0:
         from krazy_gym.wrappers import make_trial_vec
 
