@@ -8,9 +8,14 @@ Prints, after a header line (machine, load, torch threads):
 * ``raw env, sampler's env work``: the same env doing exactly the env work of one sampler
   batch: ``reset`` with one seed per sub-env, then as many steps as the sampler's batches take
   (they run until every episode has ended), random actions, no policy;
+* ``raw env + policy, bare loop``: the sampler's env work again, but each step's actions come
+  from the policy (pre-update θ, shared: ``policy(obs)``, softmax, one multinomial draw) as a
+  user's plain ``obs -> policy -> envs.step`` loop would get them: no storage, no masking, no
+  per-task parameters. This is the ceiling any sampler with this policy can reach;
 * ``sampler``: ``MetaSampler.sample`` (the same env + the torch policy + storing the
   trajectories) with the pre-update θ (shared by all tasks) and with adapted per-task θ'; its
-  sub-env steps/s and the ratio to both raw figures;
+  sub-env steps/s and the ratio to the raw figures (the env alone, and the env with the policy
+  in a bare loop);
 * seconds per ProMP iteration (40 tasks × 20 rollouts, pre- and post-update batches, 5 PPO
   steps), split into sampling (``collect``: tasks, both batches, advantages, inner step) and
   optimisation (``outer_update``), median of ``--iterations`` after a warm-up.
@@ -124,6 +129,21 @@ def main(argv: list[str] | None = None) -> int:
                 envs.step(a)
         return steps * n_envs
 
+    policy = learner.policy
+    loop_gen = torch.Generator().manual_seed(2)
+
+    @torch.inference_mode()
+    def policy_loop_batch(steps: int) -> int:
+        seeds = [int(s) for s in act_rng.integers(0, 2**31 - 1, size=n_envs)]
+        with clock:
+            obs, _ = envs.reset(seed=seeds)
+            for _ in range(steps):
+                logits = policy(torch.as_tensor(obs, dtype=torch.float32).reshape(n_envs, -1))
+                probs = torch.softmax(logits, dim=-1)
+                actions = torch.multinomial(probs, 1, generator=loop_gen).squeeze(-1)
+                obs, *_ = envs.step(actions.numpy())
+        return steps * n_envs
+
     def sampler_batch(params: dict) -> int:
         before = sampler.sub_env_steps
         with clock:
@@ -131,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         return sampler.sub_env_steps - before
 
     rates: dict[str, list[tuple[float, float]]] = {
-        k: [] for k in ("steps_only", "env_work", "pre", "post")
+        k: [] for k in ("steps_only", "env_work", "policy_loop", "pre", "post")
     }
     clock = Clock()
     batch_steps: list[int] = []
@@ -144,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             for raw_key, reset in (("env_work", True), ("steps_only", False)):
                 m = raw_batch(steps, reset)
                 rates[raw_key].append((m / clock.cpu, m / clock.wall))
+            m = policy_loop_batch(steps)
+            rates["policy_loop"].append((m / clock.cpu, m / clock.wall))
     med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
            for k, v in rates.items()}  # fmt: skip
     steps_per_batch = statistics.median(batch_steps)
@@ -161,13 +183,20 @@ def main(argv: list[str] | None = None) -> int:
         f"~{steps_per_batch:.0f} a batch): {fmt(med['env_work'])} steps/s",
         flush=True,
     )
+    print(
+        f"raw env + policy, bare loop (the same env work, actions from policy(obs), shared θ): "
+        f"{fmt(med['policy_loop'])} steps/s",
+        flush=True,
+    )
     for key, label in (("pre", "pre-update θ, shared"), ("post", "post-update θ', per task")):
         ratio = [100 * med[key][i] / med["env_work"][i] for i in (0, 1)]
         ratio_steps = [100 * med[key][i] / med["steps_only"][i] for i in (0, 1)]
+        ratio_loop = [100 * med[key][i] / med["policy_loop"][i] for i in (0, 1)]
         print(
             f"sampler with policy ({label}): {fmt(med[key])} sub-env steps/s = "
             f"{ratio[0]:.0f}% (CPU) | {ratio[1]:.0f}% (wall) of the raw env's sampler work, "
-            f"{ratio_steps[0]:.0f}% | {ratio_steps[1]:.0f}% of steps only",
+            f"{ratio_steps[0]:.0f}% | {ratio_steps[1]:.0f}% of steps only, "
+            f"{ratio_loop[0]:.0f}% | {ratio_loop[1]:.0f}% of the raw env + policy bare loop",
             flush=True,
         )
 
