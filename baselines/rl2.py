@@ -90,6 +90,11 @@ class Config:
     #: initial bias of the GRU update gate (> 0: the state is kept over more steps at the start
     #: of training; 0 = PyTorch's plain zero bias)
     update_gate_bias: float = 0.0
+    #: give the value head its own GRU, as the RL² paper's separate RNN baseline: the value
+    #: loss then sends no gradient into the policy's GRU (value_coef / reward_scale no longer
+    #: trade the value fit against the policy's features); costs ~2x the GRU compute (rollout
+    #: and update). False = one GRU shared by the policy and value heads
+    separate_value: bool = False
     trials_per_iteration: int = 1024  #: trials sampled in lockstep per iteration
     task_pool_size: int = 20000  #: training tasks drawn once from the train stream
     learning_rate: float = 1e-3  #: Adam step size
@@ -103,7 +108,8 @@ class Config:
     max_grad_norm: float = 0.5  #: gradient-norm clip
     normalize_advantages: bool = True  #: standardise advantages over the valid steps
     #: training rewards are multiplied by this before GAE, so the value head (which shares the
-    #: GRU with the policy) regresses returns of order 1-10; logged returns are unscaled
+    #: GRU with the policy unless separate_value) regresses returns of order 1-10; logged
+    #: returns are unscaled
     reward_scale: float = 1.0
     sampler: str = "auto"  #: "native" (bandit / tabular MDP), "vector" (any env), "auto"
     num_threads: int = 1  #: torch intra-op threads (1: OpenMP threads stall on a busy machine)
@@ -155,6 +161,9 @@ class Config:
         for name in ("gamma", "gae_lambda"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if not isinstance(self.separate_value, bool):
+            raise ValueError(
+                f"separate_value must be a bool (true/false), got {self.separate_value!r}")
         if not math.isfinite(self.update_gate_bias):
             raise ValueError(f"update_gate_bias must be finite, got {self.update_gate_bias!r}")
         for name in ("value_coef", "entropy_coef"):
@@ -264,12 +273,15 @@ def make_sampler(
 
 
 def build_model(
-    layout: TrialInputLayout, hidden_size: int, seed: int, update_gate_bias: float = 0.0
+    layout: TrialInputLayout, hidden_size: int, seed: int, update_gate_bias: float = 0.0,
+    separate_value: bool = False,
 ) -> RecurrentActorCritic:
-    """The GRU actor-critic for ``layout``, its weights drawn from ``seed``."""
+    """The GRU actor-critic for ``layout``, its weights drawn from ``seed`` (with
+    ``separate_value``, a second GRU for the value head; see :class:`RecurrentActorCritic`)."""
     return RecurrentActorCritic(
         layout.input_dim, layout.action_dim, layout.discrete, hidden_size,
         generator=torch.Generator().manual_seed(seed), update_gate_bias=update_gate_bias,
+        separate_value=separate_value,
     )
 
 
@@ -530,7 +542,7 @@ class Run:
                          if w > 1 else None)
         self.layout: TrialInputLayout = self.sampler.layout
         self.model = build_model(self.layout, config.hidden_size, config.seed,
-                                 config.update_gate_bias)
+                                 config.update_gate_bias, config.separate_value)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
         self.total_steps = 0
         self.total_time = 0.0
@@ -577,7 +589,8 @@ class Run:
             state={
                 "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
-                "model_spec": model_spec(self.layout, self.config.hidden_size),
+                "model_spec": model_spec(self.layout, self.config.hidden_size,
+                                         self.config.separate_value),
                 "total_steps": self.total_steps,
                 "total_time": self.total_time,
             },
@@ -592,7 +605,9 @@ class Run:
         restore_rng_state(ckpt.rng, self._generators())
 
 
-def model_spec(layout: TrialInputLayout, hidden_size: int) -> dict[str, Any]:
+def model_spec(
+    layout: TrialInputLayout, hidden_size: int, separate_value: bool = False
+) -> dict[str, Any]:
     """What :func:`load_agent` needs to rebuild the network (plain values only)."""
     return {
         "kind": "gru_actor_critic",
@@ -601,6 +616,7 @@ def model_spec(layout: TrialInputLayout, hidden_size: int) -> dict[str, Any]:
         "action_dim": layout.action_dim,
         "discrete": layout.discrete,
         "hidden_size": hidden_size,
+        "separate_value": bool(separate_value),
     }
 
 
@@ -705,6 +721,8 @@ def load_agent(path: str | Path, deterministic: bool = False, seed: int | None =
     model = RecurrentActorCritic(
         int(spec["input_dim"]), int(spec["action_dim"]), bool(spec["discrete"]),
         int(spec["hidden_size"]),
+        # checkpoints written before the option have no key: one shared GRU
+        separate_value=bool(spec.get("separate_value", False)),
     )
     model.load_state_dict(ckpt.state["model"])
     return RL2Agent(model, int(spec["obs_dim"]), deterministic=deterministic, seed=seed)

@@ -9,7 +9,9 @@ Because every sequence starts at a trial start, the GRU's hidden state is reset 
 **one** ``nn.GRU`` call (no per-step Python loop).
 
 * :class:`RecurrentActorCritic`: GRU core with a policy head (categorical logits, or a
-  diagonal Gaussian with a state-independent log-std) and a value head.
+  diagonal Gaussian with a state-independent log-std) and a value head; optionally
+  (``separate_value=True``) the value head reads a second GRU of its own, as the RL² paper's
+  RNN baseline does.
 * :func:`gae_over_trials`: GAE in which episode boundaries *inside* a trial are not terminal;
   only the end of the trial is (its successor value is 0).
 * :func:`explore_reward_mask` / :func:`training_rewards`: the E-RL² mask (Stadie et al. 2018):
@@ -33,7 +35,7 @@ from torch import nn
 
 
 class RecurrentActorCritic(nn.Module):
-    """A single-layer GRU with a policy head and a value head.
+    """A single-layer GRU with a policy head and a value head (or two GRUs, one per head).
 
     Args:
         input_dim: size of the per-step input vector (observation + previous action, previous
@@ -48,6 +50,20 @@ class RecurrentActorCritic(nn.Module):
         update_gate_bias: initial bias of the GRU's update gate ``z`` (``h' = (1 - z) n + z h``):
             a positive value starts the network keeping its state over more steps (the
             "forget bias" trick for long trials); only the initialisation changes.
+        separate_value: give the value head its own GRU ``value_gru`` (same ``input_dim`` and
+            ``hidden_size``) instead of reading the policy's ``gru``. The RL² paper (Duan et
+            al. 2016) fits "a baseline represented as an RNN" separate from the policy: the
+            value regression then sends no gradient into the policy's recurrent weights (with
+            a shared GRU, ``value_coef * value_loss`` also shapes the policy's features, so
+            its weight, and ``reward_scale`` in :mod:`baselines.rl2`, trade the value fit
+            against the policy). It costs a second GRU (about twice the recurrent compute).
+            The hidden state that :meth:`forward`, :meth:`step` and :meth:`initial_state`
+            pass around is then ``[1, B, 2 * hidden_size]``: the policy GRU's state in the
+            first half, the value GRU's in the second (see :attr:`state_size`), so callers
+            that only carry, mask or reset the state work unchanged. ``value_gru`` is
+            initialised after every other weight, from the same ``generator``, so with
+            ``separate_value=False`` the weights are exactly those of a model without the
+            option.
     """
 
     def __init__(
@@ -59,8 +75,11 @@ class RecurrentActorCritic(nn.Module):
         init_log_std: float = 0.0,
         generator: torch.Generator | None = None,
         update_gate_bias: float = 0.0,
+        separate_value: bool = False,
     ) -> None:
         super().__init__()
+        if not isinstance(separate_value, bool):
+            raise ValueError(f"separate_value must be a bool, got {separate_value!r}")
         for name, value in (("input_dim", input_dim), ("action_dim", action_dim),
                             ("hidden_size", hidden_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -75,6 +94,11 @@ class RecurrentActorCritic(nn.Module):
             self.gru = nn.GRU(input_dim, hidden_size)
             self.policy_head = nn.Linear(hidden_size, action_dim)
             self.value_head = nn.Linear(hidden_size, 1)
+            # registered after the existing modules: their parameter order (and the optimiser
+            # state's indices) is the same as without the option
+            self.value_gru: nn.GRU | None = (
+                nn.GRU(input_dim, hidden_size) if separate_value else None)
+        self.separate_value = separate_value
         if not self.discrete:
             self.log_std = nn.Parameter(torch.full((action_dim,), float(init_log_std)))
         self.update_gate_bias = float(update_gate_bias)
@@ -83,41 +107,66 @@ class RecurrentActorCritic(nn.Module):
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator) -> None:
         """Orthogonal GRU/head weights (small policy head), zero biases (but the update gate's
-        ``update_gate_bias``), from ``generator``."""
-        for name, p in self.gru.named_parameters():
+        ``update_gate_bias``), from ``generator``. The draws run in a fixed order: ``gru``,
+        policy head, value head, then ``value_gru`` (if any) last, so that adding the value
+        GRU leaves every other weight as it was."""
+        self._init_gru(self.gru, generator)
+        nn.init.orthogonal_(self.policy_head.weight, gain=0.01, generator=generator)
+        nn.init.orthogonal_(self.value_head.weight, gain=1.0, generator=generator)
+        self.policy_head.bias.zero_()
+        self.value_head.bias.zero_()
+        if self.value_gru is not None:
+            self._init_gru(self.value_gru, generator)
+
+    def _init_gru(self, gru: nn.GRU, generator: torch.Generator) -> None:
+        for name, p in gru.named_parameters():
             if name.startswith("weight"):
                 for chunk in p.chunk(3, dim=0):  # reset, update, new gates separately
                     nn.init.orthogonal_(chunk, gain=1.0, generator=generator)
             else:
                 p.zero_()
         h = self.hidden_size
-        self.gru.bias_hh_l0[h : 2 * h] = self.update_gate_bias  # gate order: r, z, n
-        nn.init.orthogonal_(self.policy_head.weight, gain=0.01, generator=generator)
-        nn.init.orthogonal_(self.value_head.weight, gain=1.0, generator=generator)
-        self.policy_head.bias.zero_()
-        self.value_head.bias.zero_()
+        gru.bias_hh_l0[h : 2 * h] = self.update_gate_bias  # gate order: r, z, n
+
+    @property
+    def state_size(self) -> int:
+        """Size of the last axis of the hidden state: ``hidden_size``, or ``2 * hidden_size``
+        with ``separate_value`` (policy GRU's state first, value GRU's second)."""
+        return 2 * self.hidden_size if self.value_gru is not None else self.hidden_size
 
     def initial_state(self, batch_size: int) -> torch.Tensor:
-        """The hidden state at a trial start: zeros of shape ``[1, batch_size, hidden_size]``."""
-        return torch.zeros(1, batch_size, self.hidden_size)
+        """The hidden state at a trial start: zeros of shape ``[1, batch_size, state_size]``."""
+        return torch.zeros(1, batch_size, self.state_size)
 
     def forward(
         self, inputs: torch.Tensor, hidden: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Run ``inputs`` ``[T, B, input_dim]`` from ``hidden`` ``[1, B, H]`` in one GRU call.
+        """Run ``inputs`` ``[T, B, input_dim]`` from ``hidden`` ``[1, B, S]`` (``S`` =
+        :attr:`state_size`) in one GRU call (one per GRU with ``separate_value``).
 
         Returns:
-            ``(policy_out [T, B, action_dim], values [T, B], last_hidden [1, B, H])``; policy_out
-            is the logits (discrete) or the Gaussian mean (continuous).
+            ``(policy_out [T, B, action_dim], values [T, B], last_hidden [1, B, S])``;
+            policy_out is the logits (discrete) or the Gaussian mean (continuous).
         """
-        features, last = self.gru(inputs, hidden)
-        return self.policy_head(features), self.value_head(features).squeeze(-1), last
+        if hidden.shape[-1] != self.state_size:
+            raise ValueError(
+                f"hidden state must have last axis state_size={self.state_size}, got shape "
+                f"{tuple(hidden.shape)}"
+            )
+        if self.value_gru is None:
+            features, last = self.gru(inputs, hidden)
+            return self.policy_head(features), self.value_head(features).squeeze(-1), last
+        h = self.hidden_size
+        features, last = self.gru(inputs, hidden[..., :h].contiguous())
+        value_features, value_last = self.value_gru(inputs, hidden[..., h:].contiguous())
+        return (self.policy_head(features), self.value_head(value_features).squeeze(-1),
+                torch.cat([last, value_last], dim=-1))
 
     def step(
         self, inputs: torch.Tensor, hidden: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One time step: ``inputs`` ``[B, input_dim]`` → ``(policy_out [B, A], values [B],
-        hidden [1, B, H])``. Same weights and kernel as :meth:`forward` with ``T = 1``."""
+        hidden [1, B, S])``. Same weights and kernel as :meth:`forward` with ``T = 1``."""
         out, values, last = self.forward(inputs.unsqueeze(0), hidden)
         return out[0], values[0], last
 

@@ -109,8 +109,8 @@ def test_tabular_sampler_rewards_have_the_task_means():
 
 
 # -- hidden state: reset at trial starts, carried everywhere else -------------------------------
-def _model_for(sampler, hidden=8):
-    return rl2.build_model(sampler.layout, hidden, seed=0)
+def _model_for(sampler, hidden=8, separate_value=False):
+    return rl2.build_model(sampler.layout, hidden, seed=0, separate_value=separate_value)
 
 
 def test_rollout_hidden_state_starts_at_zero_and_is_carried_across_episodes():
@@ -203,10 +203,11 @@ def test_agent_builds_trial_wrapper_inputs_and_carries_state_across_adapt(tmp_pa
     assert np.all(x[:, sampler.layout.obs_dim + 1:] == 0)
 
 
-def test_agent_keeps_state_of_inactive_rows():
+@pytest.mark.parametrize("separate_value", [False, True])
+def test_agent_keeps_state_of_inactive_rows(separate_value):
     pool = _bandit_tasks([[0.5] * 5, [0.5] * 5])
     sampler = BanditTrials(pool, 4, np.random.default_rng(0))
-    agent = rl2.RL2Agent(_model_for(sampler), 1, seed=0)
+    agent = rl2.RL2Agent(_model_for(sampler, separate_value=separate_value), 1, seed=0)
     env = gym.make("KrazyGym/Bandit-v0")
     agent.reset(2, env.observation_space, env.action_space)
     obs = np.zeros((2, 1), dtype=np.float32)
@@ -214,6 +215,7 @@ def test_agent_keeps_state_of_inactive_rows():
     agent.observe(obs, a, np.array([1.0, 1.0]), obs, np.array([True, True]),
                   np.array([False, False]))
     h1 = agent.hidden.clone()
+    assert h1.shape == (1, 2, 16 if separate_value else 8)
     before = agent.inputs(obs)[1].copy()
     a = agent.act(obs, active=np.array([True, False]))
     agent.observe(obs, a, np.array([0.0, 0.0]), obs, np.array([True, False]),
@@ -326,11 +328,13 @@ def _rows(path):
     return [{k: v for k, v in r.items() if k not in TIMING} for r in read_progress(path)]
 
 
-@pytest.mark.parametrize("sampler, workers", [("native", 1), ("vector", 1), ("native", 2),
-                                               ("vector", 2)])
-def test_resume_is_bit_exact(tmp_path, sampler, workers):
+@pytest.mark.parametrize("sampler, workers, separate_value", [
+    ("native", 1, False), ("vector", 1, False), ("native", 2, False), ("vector", 2, False),
+    ("native", 1, True), ("native", 2, True),
+])
+def test_resume_is_bit_exact(tmp_path, sampler, workers, separate_value):
     cfg = rl2.Config(env_id="KrazyGym/Bandit-v0", iterations=4, seed=3, sampler=sampler,
-                     workers=workers, **TINY)
+                     workers=workers, separate_value=separate_value, **TINY)
     rl2.train(cfg, tmp_path / "full")
     rl2.train(dataclasses.replace(cfg, iterations=2), tmp_path / "part")
     rl2.train(cfg, tmp_path / "part", resume=True)
@@ -346,6 +350,27 @@ def test_resume_is_bit_exact(tmp_path, sampler, workers):
     assert torch.equal(a.rng["torch"]["state"], b.rng["torch"]["state"])
     assert _rows(tmp_path / "full") == _rows(tmp_path / "part")
     assert (tmp_path / "full" / "learning_curve.png").stat().st_size > 0
+    # the checkpoint records the option and the harness loader rebuilds the same network
+    assert a.state["model_spec"]["separate_value"] is separate_value
+    assert any(k.startswith("value_gru.") for k in a.state["model"]) is separate_value
+    agent = rl2.load_agent(tmp_path / "full")
+    assert agent.model.separate_value is separate_value
+    assert agent.model.state_size == (2 if separate_value else 1) * TINY["hidden_size"]
+    for k, v in agent.model.state_dict().items():
+        assert torch.equal(v, a.state["model"][k]), k
+    env = gym.make("KrazyGym/Bandit-v0")
+    agent.reset(3, env.observation_space, env.action_space)
+    obs = np.zeros((3, 1), dtype=np.float32)
+    acts = agent.act(obs)
+    agent.observe(obs, acts, np.ones(3), obs, np.zeros(3, bool), np.zeros(3, bool))
+    assert agent.hidden.shape == (1, 3, agent.model.state_size)
+    if not separate_value:
+        # a checkpoint written before the option (no key in model_spec) loads as one GRU
+        from baselines.common.checkpoint import save_checkpoint
+
+        del a.state["model_spec"]["separate_value"]
+        save_checkpoint(tmp_path / "old" / "checkpoint.pt", a)
+        assert rl2.load_agent(tmp_path / "old").model.value_gru is None
 
 
 def _flatten(obj, prefix=""):
@@ -396,6 +421,7 @@ def test_cli_trains_erl2_and_the_agent_loads(tmp_path):
          "explore_episodes"),
         (["--algo", "erl2", "--explore-episodes", "-1"], "explore_episodes"),
         (["--algo", "rl2", "--env", "CartPole-v1"], "task API"),
+        (["--algo", "rl2", "--set", "separate_value=maybe"], "separate_value"),
     ],
 )
 def test_cli_bad_input_exits_2(tmp_path, capsys, argv, message):
@@ -451,6 +477,18 @@ def test_config_validation_names_the_field():
         rl2.Config(workers=5, trials_per_iteration=4, minibatches=1)
     with pytest.raises(ValueError, match="num_threads must be 1 when workers > 1"):
         rl2.Config(workers=2, num_threads=2)
+    with pytest.raises(ValueError, match="separate_value must be a bool"):
+        rl2.Config(separate_value=1)
+    from baselines.common.config import ConfigError, apply_overrides, config_from_dict
+
+    assert apply_overrides(rl2.Config(), {"separate_value": "true"}).separate_value is True
+    assert apply_overrides(rl2.Config(), {"separate_value": "off"}).separate_value is False
+    with pytest.raises(ConfigError, match="separate_value"):
+        apply_overrides(rl2.Config(), {"separate_value": "maybe"})
+    # configs saved before the option rebuild with the shared GRU
+    old = dataclasses.asdict(rl2.Config())
+    del old["separate_value"]
+    assert config_from_dict(rl2.Config, old).separate_value is False
     paper = rl2.Config.paper("KrazyGym/TabularMDP-v0")
     assert paper.hidden_size == 256 and paper.episodes_per_trial == 10
 

@@ -26,19 +26,22 @@ def _one_torch_thread():
     torch.set_num_threads(before)
 
 
-def _tiny(discrete: bool = True, seed: int = 3) -> RecurrentActorCritic:
+def _tiny(discrete: bool = True, seed: int = 3, separate_value: bool = False) -> RecurrentActorCritic:
     model = RecurrentActorCritic(3, 2, discrete, hidden_size=4,
-                                 generator=torch.Generator().manual_seed(seed))
+                                 generator=torch.Generator().manual_seed(seed),
+                                 separate_value=separate_value)
     with torch.no_grad():  # biases non-zero so that every term of the GRU is exercised
         for p in model.parameters():
             p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(7)))
     return model
 
 
-def _manual_gru(model: RecurrentActorCritic, inputs: torch.Tensor) -> torch.Tensor:
-    """The GRU equations (PyTorch's gate order r, z, n), one step at a time from h = 0."""
-    w_ih, w_hh = model.gru.weight_ih_l0, model.gru.weight_hh_l0
-    b_ih, b_hh = model.gru.bias_ih_l0, model.gru.bias_hh_l0
+def _manual_gru(model: RecurrentActorCritic, inputs: torch.Tensor, gru=None) -> torch.Tensor:
+    """The GRU equations (PyTorch's gate order r, z, n) of ``gru`` (default: the policy's
+    ``model.gru``), one step at a time from h = 0."""
+    gru = model.gru if gru is None else gru
+    w_ih, w_hh = gru.weight_ih_l0, gru.weight_hh_l0
+    b_ih, b_hh = gru.bias_ih_l0, gru.bias_hh_l0
     h = torch.zeros(inputs.shape[1], model.hidden_size)
     outs = []
     for x in inputs:
@@ -57,11 +60,12 @@ def _manual_gru(model: RecurrentActorCritic, inputs: torch.Tensor) -> torch.Tens
 def _reference_loss(model, inputs, actions, old_logp, adv, ret, valid, clip, vc, ec):
     """PPO loss written step by step with the hand-written GRU and explicit distributions."""
     feats = _manual_gru(model, inputs)
+    value_feats = feats if model.value_gru is None else _manual_gru(model, inputs, model.value_gru)
     total_w = valid.sum()
     pol = val = ent = 0.0
     for t in range(inputs.shape[0]):
         out = model.policy_head(feats[t])
-        value = model.value_head(feats[t]).squeeze(-1)
+        value = model.value_head(value_feats[t]).squeeze(-1)
         if model.discrete:
             dist = torch.distributions.Categorical(logits=out)
         else:
@@ -76,11 +80,12 @@ def _reference_loss(model, inputs, actions, old_logp, adv, ret, valid, clip, vc,
     return (pol + vc * val - ec * ent) / total_w
 
 
+@pytest.mark.parametrize("separate_value", [False, True])
 @pytest.mark.parametrize("discrete", [True, False])
-def test_sequence_batched_update_equals_step_by_step_reference(discrete):
+def test_sequence_batched_update_equals_step_by_step_reference(discrete, separate_value):
     g = torch.Generator().manual_seed(0)
     T, B = 6, 3
-    model = _tiny(discrete)
+    model = _tiny(discrete, separate_value=separate_value)
     inputs = torch.randn(T, B, 3, generator=g)
     valid = torch.ones(T, B)
     valid[4:, 1] = 0  # a shorter trial, padded
@@ -91,14 +96,20 @@ def test_sequence_batched_update_equals_step_by_step_reference(discrete):
     adv, ret = torch.randn(T, B, generator=g), torch.randn(T, B, generator=g)
 
     # forward: one nn.GRU call == the GRU equations step by step, and == model.step
-    out, values, _ = model(inputs, model.initial_state(B))
+    out, values, last = model(inputs, model.initial_state(B))
+    assert last.shape == (1, B, model.state_size)
     feats = _manual_gru(model, inputs)
     torch.testing.assert_close(out, model.policy_head(feats), rtol=1e-5, atol=1e-6)
+    if separate_value:
+        value_feats = _manual_gru(model, inputs, model.value_gru)
+        torch.testing.assert_close(values, model.value_head(value_feats).squeeze(-1),
+                                   rtol=1e-5, atol=1e-6)
     h = model.initial_state(B)
     for t in range(T):
         o_t, v_t, h = model.step(inputs[t], h)
         torch.testing.assert_close(o_t, out[t], rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(v_t, values[t], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(h, last, rtol=1e-5, atol=1e-6)
 
     # loss and gradients of the sequence-batched update == the step-by-step reference
     loss, _ = ppo_loss(model, inputs, actions, old_logp, adv, ret, valid, 0.2, 0.5, 0.01)
@@ -236,3 +247,120 @@ def test_update_gate_bias_sets_only_the_update_gate():
     for (name, p), q in zip(plain.named_parameters(), biased.parameters()):
         if name != "gru.bias_hh_l0":
             assert torch.equal(p, q), name
+
+
+def _reference_init(input_dim, action_dim, discrete, hidden, generator, update_gate_bias=0.0):
+    """The weights as the model drew them before ``separate_value`` existed (the draws of
+    ``reset_parameters`` written out: GRU gate chunks, policy head, value head)."""
+    model = RecurrentActorCritic(input_dim, action_dim, discrete, hidden,
+                                 generator=torch.Generator().manual_seed(12345))
+    with torch.no_grad():
+        for w in (model.gru.weight_ih_l0, model.gru.weight_hh_l0):
+            for chunk in w.chunk(3, dim=0):
+                torch.nn.init.orthogonal_(chunk, gain=1.0, generator=generator)
+        model.gru.bias_ih_l0.zero_()
+        model.gru.bias_hh_l0.zero_()
+        model.gru.bias_hh_l0[hidden:2 * hidden] = update_gate_bias
+        torch.nn.init.orthogonal_(model.policy_head.weight, gain=0.01, generator=generator)
+        torch.nn.init.orthogonal_(model.value_head.weight, gain=1.0, generator=generator)
+        model.policy_head.bias.zero_()
+        model.value_head.bias.zero_()
+    return model.state_dict()
+
+
+@pytest.mark.parametrize("discrete, gate_bias", [(True, 0.0), (False, 1.0)])
+def test_separate_value_false_keeps_every_weight_bit_identical(discrete, gate_bias):
+    """The default (and separate_value=False) draws exactly the weights of the model without
+    the option; separate_value=True adds value_gru (drawn last) and changes nothing else."""
+    ref = _reference_init(5, 3, discrete, 8, torch.Generator().manual_seed(1), gate_bias)
+    models = {sv: RecurrentActorCritic(5, 3, discrete, 8, generator=torch.Generator().manual_seed(1),
+                                       update_gate_bias=gate_bias, separate_value=sv)
+              for sv in (False, True)}
+    default = RecurrentActorCritic(5, 3, discrete, 8, generator=torch.Generator().manual_seed(1),
+                                   update_gate_bias=gate_bias)
+    for model in (default, models[False]):
+        sd = model.state_dict()
+        assert list(sd) == list(ref)  # same names, same order (optimizer state indices)
+        assert not any(k.startswith("value_gru") for k in sd)
+        for k in ref:
+            assert torch.equal(sd[k], ref[k]), k
+        assert model.value_gru is None and model.state_size == 8
+        assert model.initial_state(2).shape == (1, 2, 8)
+    sep = models[True].state_dict()
+    assert [k for k in sep if k in ref] == list(ref)
+    assert [k for k in sep if k not in ref] == [
+        "value_gru.weight_ih_l0", "value_gru.weight_hh_l0", "value_gru.bias_ih_l0",
+        "value_gru.bias_hh_l0"]
+    for k in ref:
+        assert torch.equal(sep[k], ref[k]), k
+    # value_gru is initialised like gru (orthogonal gate chunks, zero biases but the update
+    # gate's) from the draws that follow, so it is not a copy of gru
+    vg = models[True].value_gru
+    for chunk in vg.weight_hh_l0.detach().chunk(3, dim=0):
+        torch.testing.assert_close(chunk @ chunk.T, torch.eye(8), rtol=0, atol=1e-5)
+    assert not torch.equal(vg.weight_hh_l0, models[True].gru.weight_hh_l0)
+    assert torch.equal(vg.bias_hh_l0.detach(),
+                       torch.cat([torch.zeros(8), torch.full((8,), gate_bias), torch.zeros(8)]))
+    assert torch.equal(vg.bias_ih_l0.detach(), torch.zeros(24))
+    assert models[True].initial_state(2).shape == (1, 2, 16) and models[True].state_size == 16
+
+
+@pytest.mark.parametrize("discrete", [True, False])
+def test_separate_value_gru_isolates_policy_and_value(discrete):
+    g = torch.Generator().manual_seed(4)
+    T, B = 5, 3
+    model = _tiny(discrete, separate_value=True)
+    inputs = torch.randn(T, B, 3, generator=g)
+    h0 = model.initial_state(B)
+    with torch.no_grad():
+        out, values, last = model(inputs, h0)
+
+        def perturbed(module):
+            m = _tiny(discrete, separate_value=True)
+            for p in getattr(m, module).parameters():
+                p.add_(0.5 * torch.randn(p.shape, generator=g))
+            return m(inputs, h0)
+
+        out_p, values_p, last_p = perturbed("gru")  # policy GRU changed: values unchanged
+        assert torch.equal(values_p, values) and not torch.allclose(out_p, out)
+        assert torch.equal(last_p[..., 4:], last[..., 4:])
+        assert not torch.allclose(last_p[..., :4], last[..., :4])
+        out_v, values_v, last_v = perturbed("value_gru")  # value GRU changed: policy unchanged
+        assert torch.equal(out_v, out) and not torch.allclose(values_v, values)
+        assert torch.equal(last_v[..., :4], last[..., :4])
+        # the state halves: the policy half is exactly the policy GRU's own state
+        _, h_policy = model.gru(inputs, torch.zeros(1, B, 4))
+        assert torch.equal(last[..., :4], h_policy)
+
+    valid = torch.ones(T, B)
+    actions = (torch.randint(0, 2, (T, B), generator=g) if discrete
+               else torch.randn(T, B, 2, generator=g))
+    args = dict(actions=actions, old_log_probs=-torch.rand(T, B, generator=g),
+                advantages=torch.randn(T, B, generator=g), returns=torch.randn(T, B, generator=g),
+                valid=valid, clip=0.2)
+    # policy loss (+ entropy bonus): no gradient reaches value_gru or the value head
+    loss, _ = ppo_loss(model, inputs, value_coef=0.0, entropy_coef=0.01, **args)
+    names = [n for n, _ in model.named_parameters()]
+    grads = dict(zip(names, torch.autograd.grad(loss, list(model.parameters()),
+                                                allow_unused=True)))
+    for n, gr in grads.items():
+        if n.startswith(("value_gru.", "value_head.")):
+            assert gr is None or torch.count_nonzero(gr) == 0, n
+    assert torch.count_nonzero(grads["gru.weight_hh_l0"]) > 0
+    # value loss alone: no gradient reaches the policy GRU or the policy head
+    _, values = model(inputs, h0)[:2]
+    value_loss = (values - args["returns"]).pow(2).mean()
+    vgrads = dict(zip(names, torch.autograd.grad(value_loss, list(model.parameters()),
+                                                 allow_unused=True)))
+    for n, gr in vgrads.items():
+        if n.startswith(("gru.", "policy_head.")) or n == "log_std":
+            assert gr is None or torch.count_nonzero(gr) == 0, n
+    assert torch.count_nonzero(vgrads["value_gru.weight_hh_l0"]) > 0
+
+
+def test_separate_value_rejects_bad_input():
+    with pytest.raises(ValueError, match="separate_value"):
+        RecurrentActorCritic(3, 2, True, 4, separate_value="yes")
+    model = RecurrentActorCritic(3, 2, True, 4, separate_value=True)
+    with pytest.raises(ValueError, match="state_size=8"):
+        model(torch.zeros(2, 1, 3), torch.zeros(1, 1, 4))
