@@ -33,6 +33,7 @@ from krazy_gym.krazy_world.env import (
     rgb_from_index,
 )
 from krazy_gym.krazy_world.task import KrazyWorldFamily, KrazyWorldTask
+from krazy_gym.lazy_rng import LazyGenerators
 from krazy_gym.tasks import Task
 
 _ENGINE: Any = None  # the numba engine module, imported by the first constructor
@@ -174,8 +175,7 @@ class KrazyWorldVectorEnv(VectorEnv):
         self._pending: list[KrazyWorldTask | None] = [None] * n
         # per-env generators only draw a default task for an env that has none; they are made
         # lazily from the pending seed, since building 4096 Generators costs ~35 ms per reset
-        self._env_rngs: list[np.random.Generator | None] = [None] * n
-        self._env_rng_seeds: list[int | None] = [None] * n
+        self._env_rngs = LazyGenerators(n)  # per-env generators, made on first draw
         self._needs_reset = True
 
     # -- tasks ---------------------------------------------------------------------------------
@@ -229,14 +229,6 @@ class KrazyWorldVectorEnv(VectorEnv):
             return tuple(self.sample_tasks(*args, **kwargs) for _ in range(self.num_envs))
         raise AttributeError(f"call supports 'get_task' and 'sample_tasks', got {name!r}")
 
-    def _env_rng(self, i: int) -> np.random.Generator:
-        """Env ``i``'s generator, made on first use from its last reset seed (or entropy)."""
-        rng = self._env_rngs[i]
-        if rng is None:
-            rng = self._env_rngs[i] = seeding.np_random(self._env_rng_seeds[i])[0]
-            self._env_rng_seeds[i] = None
-        return rng
-
     # -- gymnasium API -------------------------------------------------------------------------
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
         """Reset all envs (or those in ``options["reset_mask"]``); env i is seeded with ``seed + i``."""
@@ -266,13 +258,13 @@ class KrazyWorldVectorEnv(VectorEnv):
         if seed is not None:
             for i in reset_ids:
                 if seeds[i] is not None:
-                    self._env_rngs[i], self._env_rng_seeds[i] = None, seeds[i]
+                    self._env_rngs.reseed(i, seeds[i])
         pending, tasks = self._pending, self._tasks
         for i in [i for i in reset_ids if pending[i] is not None or tasks[i] is None]:
             task = pending[i]
             if task is None and tasks[i] is None:
                 # as TaskEnvMixin: a default training task from the env's own generator
-                stream = int(self._env_rng(i).integers(0, 2**31 - 1))
+                stream = int(self._env_rngs[i].integers(0, 2**31 - 1))
                 task = self.task_family.sample_tasks(1, "train", seed=stream)[0]
             if task is not None:
                 row, layout, death_reward = eng.pack_task(task)

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from krazy_gym.lazy_rng import LazyGenerators
 from krazy_gym.maze import render as maze_render
 from krazy_gym.maze.env import (
     DEFAULT_WALL_PENALTY,
@@ -101,8 +101,7 @@ class MazeVectorEnv(VectorEnv):
         self._n_pending = 0
         # per-env generators (default tasks, get_attr("np_random")) are made lazily from the
         # last reset seed: building thousands of Generators per seeded reset costs milliseconds
-        self._rngs: list[np.random.Generator | None] = [None] * n
-        self._rng_seeds: list[int | None] = [None] * n
+        self._rngs = LazyGenerators(n)  # per-env generators, made on first draw
         self._has_reset = False
         self._window = None
         self._clock = None
@@ -145,14 +144,6 @@ class MazeVectorEnv(VectorEnv):
         self._optimal[i] = task.optimal_length
         self._tasks[i] = task
 
-    def _rng(self, i: int) -> np.random.Generator:
-        """Env ``i``'s generator, made on first use from its last reset seed (or entropy)."""
-        rng = self._rngs[i]
-        if rng is None:
-            rng = self._rngs[i] = seeding.np_random(self._rng_seeds[i])[0]
-            self._rng_seeds[i] = None
-        return rng
-
     def _take_pending(self, i: int) -> None:
         task = self._pending[i]
         if task is not None:
@@ -160,7 +151,7 @@ class MazeVectorEnv(VectorEnv):
             self._pending[i] = None
             self._n_pending -= 1
         elif self._tasks[i] is None:  # first reset without a task: a default training task
-            stream = int(self._rng(i).integers(0, 2**31 - 1))
+            stream = int(self._rngs[i].integers(0, 2**31 - 1))
             self._apply(i, self.task_family.sample_tasks(1, "train", seed=stream)[0])
 
     # -- attribute access (as SyncVectorEnv) -----------------------------------------------------
@@ -169,7 +160,7 @@ class MazeVectorEnv(VectorEnv):
         if name == "task":
             return tuple(self.get_tasks())
         if name == "np_random":
-            return tuple(self._rng(i) for i in range(self.num_envs))
+            return tuple(self._rngs[i] for i in range(self.num_envs))
         value = getattr(self, name)
         return tuple(value for _ in range(self.num_envs))
 
@@ -221,7 +212,7 @@ class MazeVectorEnv(VectorEnv):
                 raise ValueError(f"seed must be None, an int or a list of {n} seeds")
             for i in idx:
                 if seeds[i] is not None:
-                    self._rngs[i], self._rng_seeds[i] = None, int(seeds[i])
+                    self._rngs.reseed(i, int(seeds[i]))
         for j, i in enumerate(idx):
             if checked is not None:
                 if self._pending[i] is None:
