@@ -9,11 +9,13 @@ result is the same generator, bit for bit, that an eager ``seeding.np_random(see
 given.
 
     >>> rngs = LazyGenerators(2)
-    >>> rngs.reseed(0, 123)            # what reset(seed=...) does for env 0
+    >>> rngs.reseed([0], [123, None])  # what reset(seed=[123, None]) does for env 0
     >>> x = rngs[0].integers(10)       # the generator is made here, from seed 123
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from gymnasium.utils import seeding
@@ -34,10 +36,15 @@ class LazyGenerators:
     def __len__(self) -> int:
         return len(self._rngs)
 
-    def reseed(self, i: int, seed: int | None) -> None:
-        """Env ``i`` was reset with ``seed``: its next draw comes from a fresh generator."""
-        self._rngs[i] = None
-        self._seeds[i] = None if seed is None else int(seed)
+    def reseed(self, ids: Iterable[int], seeds: Sequence[int | None]) -> None:
+        """Envs ``ids`` were reset with ``seeds[i]`` (one entry per env; ``None`` keeps an
+        env's generator as it is): their next draws come from fresh generators."""
+        rngs, pending = self._rngs, self._seeds
+        for i in ids:
+            seed = seeds[i]
+            if seed is not None:
+                rngs[i] = None
+                pending[i] = int(seed)
 
     def __getitem__(self, i: int) -> np.random.Generator:
         """Env ``i``'s generator, made now if this is its first use since the last reseed."""

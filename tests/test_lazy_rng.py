@@ -8,8 +8,7 @@ from krazy_gym.lazy_rng import LazyGenerators
 
 def test_lazy_generator_equals_eager_seeding_and_reseed_restarts_the_stream():
     rngs = LazyGenerators(3)
-    rngs.reseed(0, 123)
-    rngs.reseed(2, np.int64(7))
+    rngs.reseed([0, 2], [123, None, np.int64(7)])
     first = rngs[0].integers(0, 2**31 - 1, size=5)
     np.testing.assert_array_equal(first, seeding.np_random(123)[0].integers(0, 2**31 - 1, size=5))
     # the same generator keeps drawing (it is made once, not on every access)
@@ -17,8 +16,10 @@ def test_lazy_generator_equals_eager_seeding_and_reseed_restarts_the_stream():
         rngs[0].random(3), _eager_after(123, 5).random(3)
     )
     np.testing.assert_array_equal(rngs[2].random(4), seeding.np_random(7)[0].random(4))
-    rngs.reseed(0, 123)  # a new reset with the same seed starts the stream again
+    kept = rngs[2]
+    rngs.reseed([0, 2], [123, None, None])  # a new reset with the same seed restarts env 0;
     np.testing.assert_array_equal(rngs[0].integers(0, 2**31 - 1, size=5), first)
+    assert rngs[2] is kept  # a None seed leaves env 2's generator as it was
     assert len(rngs) == 3
 
 

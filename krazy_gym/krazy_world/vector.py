@@ -175,7 +175,7 @@ class KrazyWorldVectorEnv(VectorEnv):
         self._pending: list[KrazyWorldTask | None] = [None] * n
         # per-env generators only draw a default task for an env that has none; they are made
         # lazily from the pending seed, since building 4096 Generators costs ~35 ms per reset
-        self._env_rngs = LazyGenerators(n)  # per-env generators, made on first draw
+        self._env_rngs = LazyGenerators(n)
         self._needs_reset = True
 
     # -- tasks ---------------------------------------------------------------------------------
@@ -256,9 +256,7 @@ class KrazyWorldVectorEnv(VectorEnv):
         eng = load_engine()
         reset_ids = np.flatnonzero(mask)
         if seed is not None:
-            for i in reset_ids:
-                if seeds[i] is not None:
-                    self._env_rngs.reseed(i, seeds[i])
+            self._env_rngs.reseed(reset_ids, seeds)
         pending, tasks = self._pending, self._tasks
         for i in [i for i in reset_ids if pending[i] is not None or tasks[i] is None]:
             task = pending[i]

@@ -101,7 +101,7 @@ class MazeVectorEnv(VectorEnv):
         self._n_pending = 0
         # per-env generators (default tasks, get_attr("np_random")) are made lazily from the
         # last reset seed: building thousands of Generators per seeded reset costs milliseconds
-        self._rngs = LazyGenerators(n)  # per-env generators, made on first draw
+        self._rngs = LazyGenerators(n)
         self._has_reset = False
         self._window = None
         self._clock = None
@@ -210,9 +210,7 @@ class MazeVectorEnv(VectorEnv):
             seeds = [seed + i for i in range(n)] if isinstance(seed, (int, np.integer)) else seed
             if len(seeds) != n:
                 raise ValueError(f"seed must be None, an int or a list of {n} seeds")
-            for i in idx:
-                if seeds[i] is not None:
-                    self._rngs.reseed(i, int(seeds[i]))
+            self._rngs.reseed(idx, seeds)
         for j, i in enumerate(idx):
             if checked is not None:
                 if self._pending[i] is None:
