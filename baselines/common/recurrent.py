@@ -98,7 +98,6 @@ class RecurrentActorCritic(nn.Module):
             # state's indices) is the same as without the option
             self.value_gru: nn.GRU | None = (
                 nn.GRU(input_dim, hidden_size) if separate_value else None)
-        self.separate_value = separate_value
         if not self.discrete:
             self.log_std = nn.Parameter(torch.full((action_dim,), float(init_log_std)))
         self.update_gate_bias = float(update_gate_bias)
@@ -127,6 +126,11 @@ class RecurrentActorCritic(nn.Module):
                 p.zero_()
         h = self.hidden_size
         gru.bias_hh_l0[h : 2 * h] = self.update_gate_bias  # gate order: r, z, n
+
+    @property
+    def separate_value(self) -> bool:
+        """Whether the value head reads its own GRU (``value_gru``)."""
+        return self.value_gru is not None
 
     @property
     def state_size(self) -> int:
