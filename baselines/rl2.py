@@ -23,9 +23,10 @@ Every iteration samples ``trials_per_iteration`` whole trials in lockstep (a bat
 per env step), then runs ``ppo_epochs`` passes of PPO-clip over minibatches of whole trials,
 each minibatch through one ``nn.GRU`` call. With ``workers = N`` the trials are split into N
 groups, each sampled by its own thread, and each minibatch gradient is the sum of the groups'
-gradients computed in parallel (one torch thread per worker: no OpenMP barrier per op). Bandit and tabular-MDP trials are simulated by the
-native vectorised samplers of :mod:`baselines.common.trial_sampler`; every other meta-env runs
-through its gymnasium vector env.
+gradients computed in parallel (one torch thread per worker: no OpenMP barrier per op).
+Bandit and tabular-MDP trials are simulated by the native vectorised samplers of
+:mod:`baselines.common.trial_sampler`; every other meta-env runs through its gymnasium vector
+env.
 
 A trained run plugs into the harness with :func:`load_agent` (or ``baselines.agents.load``):
 the hidden state is reset when new tasks begin and carried across explore and exploit episodes;
@@ -183,8 +184,8 @@ class Config:
         """The RL² paper's trial structure and network (256-unit GRU) for ``env_id``'s family.
 
         Bandits: 10 pulls per trial (for the 100-pull table also change the PPO settings, as
-        ``benchmarks/learn_rl2.py --problem bandit5x100`` does); tabular MDPs: 10 episodes of 10 steps; Krazy World / mazes: E-RL²'s
-        3 explore + 2 exploit episodes (5 per trial). The optimiser is PPO, not the paper's
+        ``benchmarks/learn_rl2.py --problem bandit5x100`` does); tabular MDPs: 10 episodes of
+        10 steps; Krazy World / mazes: E-RL²'s 3 explore + 2 exploit episodes (5 per trial). The optimiser is PPO, not the paper's
         TRPO (see docs/results.md, section rl2).
         """
         family = env_id.split("/")[-1].rsplit("-v", 1)[0]
