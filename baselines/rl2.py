@@ -96,6 +96,9 @@ class Config:
     #: trade the value fit against the policy's features); costs ~2x the GRU compute (rollout
     #: and update). False = one GRU shared by the policy and value heads
     separate_value: bool = False
+    #: units of a fully connected ReLU layer between the input vector and the GRU (the RL²
+    #: paper's embedding phi(s, a, r, d)); 0 = the GRU reads the raw input vector
+    input_embedding: int = 0
     trials_per_iteration: int = 1024  #: trials sampled in lockstep per iteration
     task_pool_size: int = 20000  #: training tasks drawn once from the train stream
     learning_rate: float = 1e-3  #: Adam step size
@@ -128,7 +131,7 @@ class Config:
         ints = {
             "iterations": 0, "episodes_per_trial": 1, "hidden_size": 1, "trials_per_iteration": 1,
             "task_pool_size": 1, "ppo_epochs": 1, "minibatches": 1, "num_threads": 1,
-            "log_every": 1, "seed": 0, "workers": 1,
+            "log_every": 1, "seed": 0, "workers": 1, "input_embedding": 0,
         }
         for name, low in ints.items():
             value = getattr(self, name)
@@ -275,14 +278,15 @@ def make_sampler(
 
 def build_model(
     layout: TrialInputLayout, hidden_size: int, seed: int, update_gate_bias: float = 0.0,
-    separate_value: bool = False,
+    separate_value: bool = False, input_embedding: int = 0,
 ) -> RecurrentActorCritic:
     """The GRU actor-critic for ``layout``, its weights drawn from ``seed`` (with
-    ``separate_value``, a second GRU for the value head; see :class:`RecurrentActorCritic`)."""
+    ``separate_value``, a second GRU for the value head; with ``input_embedding`` > 0, a ReLU
+    layer before the GRU; see :class:`RecurrentActorCritic`)."""
     return RecurrentActorCritic(
         layout.input_dim, layout.action_dim, layout.discrete, hidden_size,
         generator=torch.Generator().manual_seed(seed), update_gate_bias=update_gate_bias,
-        separate_value=separate_value,
+        separate_value=separate_value, input_embedding=input_embedding,
     )
 
 
@@ -543,7 +547,8 @@ class Run:
                          if w > 1 else None)
         self.layout: TrialInputLayout = self.sampler.layout
         self.model = build_model(self.layout, config.hidden_size, config.seed,
-                                 config.update_gate_bias, config.separate_value)
+                                 config.update_gate_bias, config.separate_value,
+                                 config.input_embedding)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
         self.total_steps = 0
         self.total_time = 0.0
@@ -591,7 +596,8 @@ class Run:
                 "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "model_spec": model_spec(self.layout, self.config.hidden_size,
-                                         self.config.separate_value),
+                                         self.config.separate_value,
+                                         self.config.input_embedding),
                 "total_steps": self.total_steps,
                 "total_time": self.total_time,
             },
@@ -607,7 +613,8 @@ class Run:
 
 
 def model_spec(
-    layout: TrialInputLayout, hidden_size: int, separate_value: bool = False
+    layout: TrialInputLayout, hidden_size: int, separate_value: bool = False,
+    input_embedding: int = 0,
 ) -> dict[str, Any]:
     """What :func:`load_agent` needs to rebuild the network (plain values only)."""
     return {
@@ -618,6 +625,7 @@ def model_spec(
         "discrete": layout.discrete,
         "hidden_size": hidden_size,
         "separate_value": bool(separate_value),
+        "input_embedding": int(input_embedding),
     }
 
 
@@ -722,8 +730,9 @@ def load_agent(path: str | Path, deterministic: bool = False, seed: int | None =
     model = RecurrentActorCritic(
         int(spec["input_dim"]), int(spec["action_dim"]), bool(spec["discrete"]),
         int(spec["hidden_size"]),
-        # checkpoints written before the option have no key: one shared GRU
+        # checkpoints written before these options have no keys: one shared GRU, no embedding
         separate_value=bool(spec.get("separate_value", False)),
+        input_embedding=int(spec.get("input_embedding", 0)),
     )
     model.load_state_dict(ckpt.state["model"])
     return RL2Agent(model, int(spec["obs_dim"]), deterministic=deterministic, seed=seed)

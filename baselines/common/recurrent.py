@@ -64,6 +64,12 @@ class RecurrentActorCritic(nn.Module):
             initialised after every other weight, from the same ``generator``, so with
             ``separate_value=False`` the weights are exactly those of a model without the
             option.
+        input_embedding: if > 0, each input vector first goes through a fully connected
+            layer of this many ReLU units (the RL² paper's embedding ``phi(s, a, r, d)``),
+            whose output the GRU reads; 0 (default) feeds the raw TrialWrapper vector to the
+            GRU. With ``separate_value`` the value GRU gets an embedding layer of its own.
+            The embedding weights are drawn after every other weight, so with 0 the other
+            weights are exactly those of a model without the option.
     """
 
     def __init__(
@@ -76,6 +82,7 @@ class RecurrentActorCritic(nn.Module):
         generator: torch.Generator | None = None,
         update_gate_bias: float = 0.0,
         separate_value: bool = False,
+        input_embedding: int = 0,
     ) -> None:
         super().__init__()
         if not isinstance(separate_value, bool):
@@ -84,20 +91,30 @@ class RecurrentActorCritic(nn.Module):
                             ("hidden_size", hidden_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if (isinstance(input_embedding, bool) or not isinstance(input_embedding, int)
+                or input_embedding < 0):
+            raise ValueError(f"input_embedding must be an int >= 0, got {input_embedding!r}")
         self.input_dim = input_dim
         self.action_dim = action_dim
         self.discrete = bool(discrete)
         self.hidden_size = hidden_size
         # torch's default initialisers draw from the global RNG: restore it afterwards (the
         # weights are re-drawn from ``generator`` below anyway).
+        gru_input = input_embedding or input_dim
         with torch.random.fork_rng(devices=[]):
-            self.gru = nn.GRU(input_dim, hidden_size)
+            self.gru = nn.GRU(gru_input, hidden_size)
             self.policy_head = nn.Linear(hidden_size, action_dim)
             self.value_head = nn.Linear(hidden_size, 1)
             # registered after the existing modules: their parameter order (and the optimiser
             # state's indices) is the same as without the option
             self.value_gru: nn.GRU | None = (
-                nn.GRU(input_dim, hidden_size) if separate_value else None)
+                nn.GRU(gru_input, hidden_size) if separate_value else None)
+            # likewise registered last: without the option the parameters are unchanged
+            self.embedding: nn.Linear | None = (
+                nn.Linear(input_dim, input_embedding) if input_embedding else None)
+            self.value_embedding: nn.Linear | None = (
+                nn.Linear(input_dim, input_embedding) if input_embedding and separate_value
+                else None)
         if not self.discrete:
             self.log_std = nn.Parameter(torch.full((action_dim,), float(init_log_std)))
         self.update_gate_bias = float(update_gate_bias)
@@ -116,6 +133,10 @@ class RecurrentActorCritic(nn.Module):
         self.value_head.bias.zero_()
         if self.value_gru is not None:
             self._init_gru(self.value_gru, generator)
+        for layer in (self.embedding, self.value_embedding):
+            if layer is not None:  # ReLU layer: orthogonal with gain sqrt(2), zero bias
+                nn.init.orthogonal_(layer.weight, gain=math.sqrt(2.0), generator=generator)
+                layer.bias.zero_()
 
     def _init_gru(self, gru: nn.GRU, generator: torch.Generator) -> None:
         for name, p in gru.named_parameters():
@@ -131,6 +152,14 @@ class RecurrentActorCritic(nn.Module):
     def separate_value(self) -> bool:
         """Whether the value head reads its own GRU (``value_gru``)."""
         return self.value_gru is not None
+
+    @property
+    def input_embedding(self) -> int:
+        """Units of the input embedding layer (0: none, the GRU reads the raw inputs)."""
+        return self.embedding.out_features if self.embedding is not None else 0
+
+    def _embed(self, inputs: torch.Tensor, layer: nn.Linear | None) -> torch.Tensor:
+        return inputs if layer is None else torch.relu(layer(inputs))
 
     @property
     def state_size(self) -> int:
@@ -158,11 +187,13 @@ class RecurrentActorCritic(nn.Module):
                 f"{tuple(hidden.shape)}"
             )
         if self.value_gru is None:
-            features, last = self.gru(inputs, hidden)
+            features, last = self.gru(self._embed(inputs, self.embedding), hidden)
             return self.policy_head(features), self.value_head(features).squeeze(-1), last
         h = self.hidden_size
-        features, last = self.gru(inputs, hidden[..., :h].contiguous())
-        value_features, value_last = self.value_gru(inputs, hidden[..., h:].contiguous())
+        features, last = self.gru(self._embed(inputs, self.embedding),
+                                  hidden[..., :h].contiguous())
+        value_features, value_last = self.value_gru(self._embed(inputs, self.value_embedding),
+                                                    hidden[..., h:].contiguous())
         return (self.policy_head(features), self.value_head(value_features).squeeze(-1),
                 torch.cat([last, value_last], dim=-1))
 

@@ -328,13 +328,15 @@ def _rows(path):
     return [{k: v for k, v in r.items() if k not in TIMING} for r in read_progress(path)]
 
 
-@pytest.mark.parametrize("sampler, workers, separate_value", [
-    ("native", 1, False), ("vector", 1, False), ("native", 2, False), ("vector", 2, False),
-    ("native", 1, True), ("native", 2, True),
+@pytest.mark.parametrize("sampler, workers, separate_value, input_embedding", [
+    ("native", 1, False, 0), ("vector", 1, False, 0), ("native", 2, False, 0),
+    ("vector", 2, False, 0), ("native", 1, True, 0), ("native", 2, True, 0),
+    ("native", 1, False, 6), ("native", 2, True, 6),
 ])
-def test_resume_is_bit_exact(tmp_path, sampler, workers, separate_value):
+def test_resume_is_bit_exact(tmp_path, sampler, workers, separate_value, input_embedding):
     cfg = rl2.Config(env_id="KrazyGym/Bandit-v0", iterations=4, seed=3, sampler=sampler,
-                     workers=workers, separate_value=separate_value, **TINY)
+                     workers=workers, separate_value=separate_value,
+                     input_embedding=input_embedding, **TINY)
     rl2.train(cfg, tmp_path / "full")
     rl2.train(dataclasses.replace(cfg, iterations=2), tmp_path / "part")
     rl2.train(cfg, tmp_path / "part", resume=True)
@@ -355,6 +357,8 @@ def test_resume_is_bit_exact(tmp_path, sampler, workers, separate_value):
     assert any(k.startswith("value_gru.") for k in a.state["model"]) is separate_value
     agent = rl2.load_agent(tmp_path / "full")
     assert agent.model.separate_value is separate_value
+    assert a.state["model_spec"]["input_embedding"] == input_embedding
+    assert agent.model.input_embedding == input_embedding
     assert agent.model.state_size == (2 if separate_value else 1) * TINY["hidden_size"]
     for k, v in agent.model.state_dict().items():
         assert torch.equal(v, a.state["model"][k]), k
@@ -364,13 +368,15 @@ def test_resume_is_bit_exact(tmp_path, sampler, workers, separate_value):
     acts = agent.act(obs)
     agent.observe(obs, acts, np.ones(3), obs, np.zeros(3, bool), np.zeros(3, bool))
     assert agent.hidden.shape == (1, 3, agent.model.state_size)
-    if not separate_value:
-        # a checkpoint written before the option (no key in model_spec) loads as one GRU
+    if not separate_value and not input_embedding:
+        # a checkpoint written before the options (no keys in model_spec) loads as one GRU
+        # reading the raw inputs
         from baselines.common.checkpoint import save_checkpoint
 
-        del a.state["model_spec"]["separate_value"]
+        del a.state["model_spec"]["separate_value"], a.state["model_spec"]["input_embedding"]
         save_checkpoint(tmp_path / "old" / "checkpoint.pt", a)
-        assert rl2.load_agent(tmp_path / "old").model.value_gru is None
+        old = rl2.load_agent(tmp_path / "old").model
+        assert old.value_gru is None and old.embedding is None
 
 
 def _flatten(obj, prefix=""):
@@ -422,6 +428,7 @@ def test_cli_trains_erl2_and_the_agent_loads(tmp_path):
         (["--algo", "erl2", "--explore-episodes", "-1"], "explore_episodes"),
         (["--algo", "rl2", "--env", "CartPole-v1"], "task API"),
         (["--algo", "rl2", "--set", "separate_value=maybe"], "separate_value"),
+        (["--algo", "rl2", "--set", "input_embedding=-4"], "input_embedding"),
     ],
 )
 def test_cli_bad_input_exits_2(tmp_path, capsys, argv, message):
@@ -479,6 +486,8 @@ def test_config_validation_names_the_field():
         rl2.Config(workers=2, num_threads=2)
     with pytest.raises(ValueError, match="separate_value must be a bool"):
         rl2.Config(separate_value=1)
+    with pytest.raises(ValueError, match="input_embedding must be an int >= 0"):
+        rl2.Config(input_embedding=-1)
     from baselines.common.config import ConfigError, apply_overrides, config_from_dict
 
     assert apply_overrides(rl2.Config(), {"separate_value": "true"}).separate_value is True

@@ -26,25 +26,31 @@ def _one_torch_thread():
     torch.set_num_threads(before)
 
 
-def _tiny(discrete: bool = True, seed: int = 3, separate_value: bool = False) -> RecurrentActorCritic:
+def _tiny(discrete: bool = True, seed: int = 3, separate_value: bool = False,
+          input_embedding: int = 0) -> RecurrentActorCritic:
     model = RecurrentActorCritic(3, 2, discrete, hidden_size=4,
                                  generator=torch.Generator().manual_seed(seed),
-                                 separate_value=separate_value)
+                                 separate_value=separate_value, input_embedding=input_embedding)
     with torch.no_grad():  # biases non-zero so that every term of the GRU is exercised
         for p in model.parameters():
             p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(7)))
     return model
 
 
-def _manual_gru(model: RecurrentActorCritic, inputs: torch.Tensor, gru=None) -> torch.Tensor:
-    """The GRU equations (PyTorch's gate order r, z, n) of ``gru`` (default: the policy's
-    ``model.gru``), one step at a time from h = 0."""
-    gru = model.gru if gru is None else gru
+def _manual_gru(model: RecurrentActorCritic, inputs: torch.Tensor, value: bool = False
+                ) -> torch.Tensor:
+    """The GRU equations (PyTorch's gate order r, z, n) of the policy's ``model.gru`` (or of
+    ``model.value_gru`` if ``value``), one step at a time from h = 0, each input first through
+    the matching embedding layer (``max(0, W x + b)``) if the model has one."""
+    gru = model.value_gru if value else model.gru
+    embedding = model.value_embedding if value else model.embedding
     w_ih, w_hh = gru.weight_ih_l0, gru.weight_hh_l0
     b_ih, b_hh = gru.bias_ih_l0, gru.bias_hh_l0
     h = torch.zeros(inputs.shape[1], model.hidden_size)
     outs = []
     for x in inputs:
+        if embedding is not None:
+            x = (x @ embedding.weight.T + embedding.bias).clamp(min=0.0)
         gi = x @ w_ih.T + b_ih
         gh = h @ w_hh.T + b_hh
         i_r, i_z, i_n = gi.chunk(3, -1)
@@ -60,7 +66,7 @@ def _manual_gru(model: RecurrentActorCritic, inputs: torch.Tensor, gru=None) -> 
 def _reference_loss(model, inputs, actions, old_logp, adv, ret, valid, clip, vc, ec):
     """PPO loss written step by step with the hand-written GRU and explicit distributions."""
     feats = _manual_gru(model, inputs)
-    value_feats = feats if model.value_gru is None else _manual_gru(model, inputs, model.value_gru)
+    value_feats = feats if model.value_gru is None else _manual_gru(model, inputs, value=True)
     total_w = valid.sum()
     pol = val = ent = 0.0
     for t in range(inputs.shape[0]):
@@ -80,12 +86,14 @@ def _reference_loss(model, inputs, actions, old_logp, adv, ret, valid, clip, vc,
     return (pol + vc * val - ec * ent) / total_w
 
 
-@pytest.mark.parametrize("separate_value", [False, True])
+@pytest.mark.parametrize("separate_value, input_embedding", [
+    (False, 0), (True, 0), (False, 5), (True, 5)])
 @pytest.mark.parametrize("discrete", [True, False])
-def test_sequence_batched_update_equals_step_by_step_reference(discrete, separate_value):
+def test_sequence_batched_update_equals_step_by_step_reference(discrete, separate_value,
+                                                               input_embedding):
     g = torch.Generator().manual_seed(0)
     T, B = 6, 3
-    model = _tiny(discrete, separate_value=separate_value)
+    model = _tiny(discrete, separate_value=separate_value, input_embedding=input_embedding)
     inputs = torch.randn(T, B, 3, generator=g)
     valid = torch.ones(T, B)
     valid[4:, 1] = 0  # a shorter trial, padded
@@ -101,7 +109,7 @@ def test_sequence_batched_update_equals_step_by_step_reference(discrete, separat
     feats = _manual_gru(model, inputs)
     torch.testing.assert_close(out, model.policy_head(feats), rtol=1e-5, atol=1e-6)
     if separate_value:
-        value_feats = _manual_gru(model, inputs, model.value_gru)
+        value_feats = _manual_gru(model, inputs, value=True)
         torch.testing.assert_close(values, model.value_head(value_feats).squeeze(-1),
                                    rtol=1e-5, atol=1e-6)
     h = model.initial_state(B)
@@ -305,18 +313,19 @@ def test_separate_value_false_keeps_every_weight_bit_identical(discrete, gate_bi
     assert models[True].initial_state(2).shape == (1, 2, 16) and models[True].state_size == 16
 
 
+@pytest.mark.parametrize("input_embedding", [0, 5])
 @pytest.mark.parametrize("discrete", [True, False])
-def test_separate_value_gru_isolates_policy_and_value(discrete):
+def test_separate_value_gru_isolates_policy_and_value(discrete, input_embedding):
     g = torch.Generator().manual_seed(4)
     T, B = 5, 3
-    model = _tiny(discrete, separate_value=True)
+    model = _tiny(discrete, separate_value=True, input_embedding=input_embedding)
     inputs = torch.randn(T, B, 3, generator=g)
     h0 = model.initial_state(B)
     with torch.no_grad():
         out, values, last = model(inputs, h0)
 
         def perturbed(module):
-            m = _tiny(discrete, separate_value=True)
+            m = _tiny(discrete, separate_value=True, input_embedding=input_embedding)
             for p in getattr(m, module).parameters():
                 p.add_(0.5 * torch.randn(p.shape, generator=g))
             return m(inputs, h0)
@@ -329,7 +338,8 @@ def test_separate_value_gru_isolates_policy_and_value(discrete):
         assert torch.equal(out_v, out) and not torch.allclose(values_v, values)
         assert torch.equal(last_v[..., :4], last[..., :4])
         # the state halves: the policy half is exactly the policy GRU's own state
-        _, h_policy = model.gru(inputs, torch.zeros(1, B, 4))
+        gru_in = inputs if model.embedding is None else torch.relu(model.embedding(inputs))
+        _, h_policy = model.gru(gru_in, torch.zeros(1, B, 4))
         assert torch.equal(last[..., :4], h_policy)
 
     valid = torch.ones(T, B)
@@ -344,7 +354,7 @@ def test_separate_value_gru_isolates_policy_and_value(discrete):
     grads = dict(zip(names, torch.autograd.grad(loss, list(model.parameters()),
                                                 allow_unused=True)))
     for n, gr in grads.items():
-        if n.startswith(("value_gru.", "value_head.")):
+        if n.startswith(("value_gru.", "value_head.", "value_embedding.")):
             assert gr is None or torch.count_nonzero(gr) == 0, n
     assert torch.count_nonzero(grads["gru.weight_hh_l0"]) > 0
     # value loss alone: no gradient reaches the policy GRU or the policy head
@@ -353,7 +363,7 @@ def test_separate_value_gru_isolates_policy_and_value(discrete):
     vgrads = dict(zip(names, torch.autograd.grad(value_loss, list(model.parameters()),
                                                  allow_unused=True)))
     for n, gr in vgrads.items():
-        if n.startswith(("gru.", "policy_head.")) or n == "log_std":
+        if n.startswith(("gru.", "policy_head.", "embedding.")) or n == "log_std":
             assert gr is None or torch.count_nonzero(gr) == 0, n
     assert torch.count_nonzero(vgrads["value_gru.weight_hh_l0"]) > 0
 
@@ -364,3 +374,32 @@ def test_separate_value_rejects_bad_input():
     model = RecurrentActorCritic(3, 2, True, 4, separate_value=True)
     with pytest.raises(ValueError, match="state_size=8"):
         model(torch.zeros(2, 1, 3), torch.zeros(1, 1, 4))
+
+
+def test_input_embedding_adds_only_its_layers_and_rejects_bad_input():
+    """input_embedding=0 (the default) adds nothing; > 0 appends the embedding layer(s) after
+    every other parameter (optimizer state indices of the others keep their order), drawn
+    after every other weight; the GRU then reads ``input_embedding`` features."""
+    plain = RecurrentActorCritic(5, 3, True, 8, generator=torch.Generator().manual_seed(1))
+    zero = RecurrentActorCritic(5, 3, True, 8, generator=torch.Generator().manual_seed(1),
+                                input_embedding=0)
+    assert zero.embedding is None and zero.input_embedding == 0
+    for (k, v), (k2, v2) in zip(plain.state_dict().items(), zero.state_dict().items(), strict=True):
+        assert k == k2 and torch.equal(v, v2), k
+    for sv, extra in ((False, ["embedding.weight", "embedding.bias"]),
+                      (True, ["embedding.weight", "embedding.bias", "value_embedding.weight",
+                              "value_embedding.bias"])):
+        m = RecurrentActorCritic(5, 3, True, 8, generator=torch.Generator().manual_seed(1),
+                                 separate_value=sv, input_embedding=6)
+        names = list(m.state_dict())
+        assert names[-len(extra):] == extra
+        assert m.gru.weight_ih_l0.shape == (24, 6) and m.input_embedding == 6
+        assert torch.equal(m.embedding.bias.detach(), torch.zeros(6))
+        # orthogonal init with gain sqrt(2) for the ReLU: a [6, 5] weight has orthogonal columns
+        w = m.embedding.weight.detach()
+        torch.testing.assert_close(w.T @ w, 2.0 * torch.eye(5), rtol=0, atol=1e-5)
+        out, values, last = m(torch.randn(4, 2, 5), m.initial_state(2))
+        assert out.shape == (4, 2, 3) and values.shape == (4, 2) and last.shape[-1] == m.state_size
+    for bad in (-1, 2.5, True, "8"):
+        with pytest.raises(ValueError, match="input_embedding must be an int >= 0"):
+            RecurrentActorCritic(5, 3, True, 8, input_embedding=bad)
