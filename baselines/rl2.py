@@ -188,8 +188,9 @@ class Config:
 
         Bandits: 10 pulls per trial (for the 100-pull table also change the PPO settings, as
         ``benchmarks/learn_rl2.py --problem bandit5x100`` does); tabular MDPs: 10 episodes of
-        10 steps; Krazy World / mazes: E-RL²'s 3 explore + 2 exploit episodes (5 per trial). The optimiser is PPO, not the paper's
-        TRPO (see docs/results.md, section rl2).
+        10 steps, with the paper's input embedding; Krazy World / mazes: E-RL²'s 3 explore +
+        2 exploit episodes (5 per trial). The optimiser is PPO, not the paper's TRPO (see
+        docs/results.md, section rl2).
         """
         family = env_id.split("/")[-1].rsplit("-v", 1)[0]
         if family.startswith("Bandit"):

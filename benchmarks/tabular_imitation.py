@@ -28,10 +28,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-EPISODES = 10
+from tabular_reference import EPISODES, posterior_mean_reward  # noqa: E402  (this directory)
 
 
-def teacher_trials(sampler, num_trials: int, policy=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def teacher_trials(
+    sampler, num_trials: int, policy=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``num_trials`` trials of ``sampler``: the network inputs ``[T, B, D]``, the myopic
     teacher's action at every step ``[T, B]`` and the rewards ``[T, B]``. The actions taken are
     the teacher's, or ``policy(inputs, state) -> (actions, state)``'s if given."""
@@ -44,7 +46,7 @@ def teacher_trials(sampler, num_trials: int, policy=None) -> tuple[np.ndarray, n
     state = None
     for _ in range(sampler.max_steps):
         s = sampler.state
-        teacher = ((1.0 + sums[rows, s]) / (1.0 + counts[rows, s])).argmax(-1)
+        teacher = posterior_mean_reward(sums[rows, s], counts[rows, s]).argmax(-1)
         inputs.append(x)
         labels.append(teacher)
         action = teacher

@@ -38,6 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 EPISODES, HORIZON = 10, 10
 
 
+def posterior_mean_reward(reward_sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Posterior mean of each (s, a)'s mean reward under the family's prior ``mu ~ N(1, 1)``
+    with unit reward noise: ``(1 + sum r) / (1 + n)`` (the prior mean 1 where untried)."""
+    return (1.0 + reward_sums) / (1.0 + counts)
+
+
 def plan(means: np.ndarray, trans: np.ndarray, steps: int) -> np.ndarray:
     """Q-values ``[B, S, A]`` of the optimal ``steps``-step policy (``steps >= 1``) of the MDPs
     (means, trans), by finite-horizon value iteration."""
@@ -70,11 +76,11 @@ def run(
                 action = rng.integers(0, n_a, size=b)
             elif strategy == "oracle":
                 action = oracle_q[left][rows, state].argmax(-1)
-            elif strategy == "myopic":  # posterior-mean reward of (state, a), prior mean 1
-                mean_post = (1.0 + reward_sums[rows, state]) / (1.0 + counts[rows, state])
-                action = mean_post.argmax(-1)
+            elif strategy == "myopic":  # one-step plan: the posterior-mean reward alone
+                action = posterior_mean_reward(reward_sums[rows, state],
+                                               counts[rows, state]).argmax(-1)
             else:
-                mean_post = (1.0 + reward_sums) / (1.0 + counts)
+                mean_post = posterior_mean_reward(reward_sums, counts)
                 mean_post = mean_post + bonus / np.sqrt(1.0 + counts)
                 trans_post = (1.0 + trans_counts) / (n_s + counts[..., None])
                 q = plan(mean_post, trans_post, left)

@@ -61,15 +61,15 @@ class RecurrentActorCritic(nn.Module):
             pass around is then ``[1, B, 2 * hidden_size]``: the policy GRU's state in the
             first half, the value GRU's in the second (see :attr:`state_size`), so callers
             that only carry, mask or reset the state work unchanged. ``value_gru`` is
-            initialised after every other weight, from the same ``generator``, so with
+            initialised after the GRU and the heads, from the same ``generator``, so with
             ``separate_value=False`` the weights are exactly those of a model without the
             option.
         input_embedding: if > 0, each input vector first goes through a fully connected
             layer of this many ReLU units (the RL² paper's embedding ``phi(s, a, r, d)``),
             whose output the GRU reads; 0 (default) feeds the raw TrialWrapper vector to the
-            GRU. With ``separate_value`` the value GRU gets an embedding layer of its own.
-            The embedding weights are drawn after every other weight, so with 0 the other
-            weights are exactly those of a model without the option.
+            GRU. With ``separate_value`` the value GRU gets an embedding layer of its own
+            (the value loss then still reaches no policy weight). The embedding layers are
+            registered and drawn last.
     """
 
     def __init__(
@@ -124,8 +124,9 @@ class RecurrentActorCritic(nn.Module):
     def reset_parameters(self, generator: torch.Generator) -> None:
         """Orthogonal GRU/head weights (small policy head), zero biases (but the update gate's
         ``update_gate_bias``), from ``generator``. The draws run in a fixed order: ``gru``,
-        policy head, value head, then ``value_gru`` (if any) last, so that adding the value
-        GRU leaves every other weight as it was."""
+        policy head, value head, ``value_gru`` (if any), then the embedding layers (if any;
+        ReLU layers: orthogonal with gain sqrt(2), zero bias), so that adding the value GRU
+        leaves every other weight as it was."""
         self._init_gru(self.gru, generator)
         nn.init.orthogonal_(self.policy_head.weight, gain=0.01, generator=generator)
         nn.init.orthogonal_(self.value_head.weight, gain=1.0, generator=generator)
@@ -134,7 +135,7 @@ class RecurrentActorCritic(nn.Module):
         if self.value_gru is not None:
             self._init_gru(self.value_gru, generator)
         for layer in (self.embedding, self.value_embedding):
-            if layer is not None:  # ReLU layer: orthogonal with gain sqrt(2), zero bias
+            if layer is not None:
                 nn.init.orthogonal_(layer.weight, gain=math.sqrt(2.0), generator=generator)
                 layer.bias.zero_()
 
