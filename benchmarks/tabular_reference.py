@@ -12,6 +12,10 @@ paper RL² 156.2, random 100.1) in context:
 * ``myopic``: as greedy, but planning one step only: the action with the highest posterior
   mean reward in the current state (untried actions count at the prior mean 1). It needs no
   transition model, only 50 running reward averages, and scores as much as the planner here.
+* ``last``: as myopic, but each (s, a) is valued at the *last* reward it gave (no averaging):
+  the memory a recurrent network can most easily keep, one overwritten number per (s, a).
+* ``episodic``: myopic with a memory that is cleared at every episode start, i.e. no learning
+  across the episodes of a trial (what a memoryless-across-episodes agent can reach).
 * ``optimistic c``: as greedy, with ``c / sqrt(1 + n)`` added to each (s, a)'s posterior mean
   reward (a UCB-style bonus; posterior std of the mean is ``1 / sqrt(1 + n)``).
 * ``oracle``: the true MDP's optimal 10-step policy in every episode (an upper bound no
@@ -58,7 +62,7 @@ def run(
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Trial returns ``[B]`` of ``strategy`` ("random", "greedy" with optimism ``bonus``,
-    "myopic" or "oracle") on the tasks (means_true, trans_true)."""
+    "myopic", "last", "episodic" or "oracle") on the tasks (means_true, trans_true)."""
     b, n_s, n_a = means_true.shape
     rows = np.arange(b)
     cdf = np.cumsum(trans_true, axis=-1)
@@ -66,9 +70,13 @@ def run(
     counts = np.zeros((b, n_s, n_a))
     reward_sums = np.zeros((b, n_s, n_a))
     trans_counts = np.zeros((b, n_s, n_a, n_s))
+    last_reward = np.ones((b, n_s, n_a))  # the prior mean where untried
     total = np.zeros(b)
     oracle_q = {k: plan(means_true, trans_true, k) for k in range(1, HORIZON + 1)}
     for _ in range(EPISODES):
+        if strategy == "episodic":  # forget everything seen in earlier episodes
+            counts[:] = 0.0
+            reward_sums[:] = 0.0
         state = np.zeros(b, dtype=np.int64)
         for t in range(HORIZON):
             left = HORIZON - t
@@ -76,9 +84,11 @@ def run(
                 action = rng.integers(0, n_a, size=b)
             elif strategy == "oracle":
                 action = oracle_q[left][rows, state].argmax(-1)
-            elif strategy == "myopic":  # one-step plan: the posterior-mean reward alone
+            elif strategy in ("myopic", "episodic"):  # one step: the posterior-mean reward
                 action = posterior_mean_reward(reward_sums[rows, state],
                                                counts[rows, state]).argmax(-1)
+            elif strategy == "last":
+                action = last_reward[rows, state].argmax(-1)
             else:
                 mean_post = posterior_mean_reward(reward_sums, counts)
                 mean_post = mean_post + bonus / np.sqrt(1.0 + counts)
@@ -89,6 +99,7 @@ def run(
             nxt = (cdf[rows, state, action] <= rng.random(b)[:, None]).sum(-1)
             counts[rows, state, action] += 1
             reward_sums[rows, state, action] += reward
+            last_reward[rows, state, action] = reward
             trans_counts[rows, state, action, nxt] += 1
             total += reward
             state = nxt
@@ -116,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     pick = rng.integers(0, len(tasks), size=args.trials)
     # (label, strategy, optimism bonus); "optimistic" is the greedy planner with a bonus
     strategies = [("random", "random", 0.0), ("greedy", "greedy", 0.0),
-                  ("myopic", "myopic", 0.0)]
+                  ("myopic", "myopic", 0.0), ("last", "last", 0.0),
+                  ("episodic", "episodic", 0.0)]
     strategies += [(f"optimistic c={c:g}", "greedy", c) for c in args.bonus]
     strategies += [("oracle", "oracle", 0.0)]
     print(f"# tabular MDP, {EPISODES} episodes x {HORIZON} steps per trial, {args.trials} trials "
