@@ -119,11 +119,15 @@ def overhead(bench, seeds: int, repeats: int, cpu_times: bool = True) -> Overhea
             envs.set_attr("task", tasks)
             envs.reset(seed=0)
         action = constant_actions(envs.single_action_space, len(unit.rows))
-        loops.append((envs, action, len(unit.rows), (steps + 1) // 2, steps // 2))
+        # one seeded reset per phase that has episodes (Bandit and TabularMDP have no explore
+        # phase), the unit's vector steps split between them
+        phases = [k for k, eps in enumerate((bench.explore_episodes, bench.exploit_episodes)) if eps]
+        split = [steps // len(phases) + (j < steps % len(phases)) for j in range(len(phases))]
+        loops.append((envs, action, len(unit.rows), list(zip(phases, split))))
 
     def raw_loop():
-        for envs, action, n, *phase_steps in loops:
-            for phase, k in enumerate(phase_steps):
+        for envs, action, n, phase_steps in loops:
+            for phase, k in phase_steps:
                 envs.reset(seed=[2 * i + phase for i in range(n)])
                 for _ in range(k):
                     envs.step(action)
@@ -214,12 +218,12 @@ def main() -> None:
     # what raw consists of (the seeded resets of every sub-env are a large part of it), and the
     # fixed costs one by one (each the best of the repeats, so they need not add up exactly)
     def raw_resets():
-        for envs, _, n, *_ in loops:
-            for phase in range(2):
+        for envs, _, n, phase_steps in loops:
+            for phase, _ in phase_steps:
                 envs.reset(seed=[2 * i + phase for i in range(n)])
 
     rr_cpu = best(raw_resets, args.repeats, cpu)
-    print(f"trivial agent, {BENCH}, CPU time of raw: {2 * len(units)} seeded resets "
+    print(f"trivial agent, {BENCH}, CPU time of raw: {sum(len(p) for *_, p in loops)} seeded resets "
           f"{1e3 * rr_cpu:.2f} ms + {n_vec} vector steps {1e3 * (r_cpu - rr_cpu):.2f} ms")
     try:
         from krazy_gym.evaluation.results import as_lists, seal_results, validate_results

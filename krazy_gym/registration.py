@@ -36,6 +36,7 @@ _KW = "krazy_gym.krazy_world.env:KrazyWorldEnv"
 _KW_VEC = "krazy_gym.krazy_world.vector:KrazyWorldVectorEnv"
 _MAZE = "krazy_gym.maze.env:MazeEnv"
 _MAZE_VEC = "krazy_gym.maze.vector:MazeVectorEnv"
+_CLASSIC_VEC = "krazy_gym.classic.vector"
 
 ENV_TABLE: tuple[EnvEntry, ...] = (
     # Krazy World: the generic id takes every option as a keyword; presets fix them.
@@ -58,10 +59,14 @@ ENV_TABLE: tuple[EnvEntry, ...] = (
     EnvEntry("HopperParams", 0, "krazy_gym.mujoco.params:HopperParamsEnv", 200),
     EnvEntry("Walker2dParams", 0, "krazy_gym.mujoco.params:Walker2dParamsEnv", 200),
     # Classic sanity families.
-    EnvEntry("Navigation2D", 0, "krazy_gym.classic.navigation:Navigation2DEnv", 100),
-    EnvEntry("PointCorner", 0, "krazy_gym.classic.navigation:PointCornerEnv", 100),
-    EnvEntry("Bandit", 0, "krazy_gym.classic.bandit:BanditEnv", 1),
-    EnvEntry("TabularMDP", 0, "krazy_gym.classic.tabular_mdp:TabularMDPEnv", 10),
+    EnvEntry("Navigation2D", 0, "krazy_gym.classic.navigation:Navigation2DEnv", 100, {},
+             f"{_CLASSIC_VEC}:Navigation2DVectorEnv"),
+    EnvEntry("PointCorner", 0, "krazy_gym.classic.navigation:PointCornerEnv", 100, {},
+             f"{_CLASSIC_VEC}:PointCornerVectorEnv"),
+    EnvEntry("Bandit", 0, "krazy_gym.classic.bandit:BanditEnv", 1, {},
+             f"{_CLASSIC_VEC}:BanditVectorEnv"),
+    EnvEntry("TabularMDP", 0, "krazy_gym.classic.tabular_mdp:TabularMDPEnv", 10, {},
+             f"{_CLASSIC_VEC}:TabularMDPVectorEnv"),
 )
 
 #: ids whose family needs the optional ``mujoco`` dependency

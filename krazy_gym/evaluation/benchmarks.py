@@ -389,7 +389,6 @@ def _builtin() -> list[Benchmark]:
                 "RL2, Table 1; RL2 itself 6.7, random 5.0)"
             ),
             max_score=1.0,
-            vectorization="sync",
             batch_size=500,
             description="5-armed Bernoulli bandits, 10 pulls scored as RL2 Table 1 (0 explore + 10 exploit)",
         )
@@ -410,7 +409,6 @@ def _builtin() -> list[Benchmark]:
                 "RL2, 10 episodes: 156.2 total = 15.62 per episode (Duan et al. 2016, Table 2; "
                 "random 100.1)"
             ),
-            vectorization="sync",
             batch_size=500,
             description="10-state 5-action MDPs, 10 episodes scored as RL2 Table 2 (0 explore + 10 exploit)",
         )
@@ -427,7 +425,6 @@ def _builtin() -> list[Benchmark]:
             random_score=_rs("Navigation2D"),
             reference_source="MAML (Finn et al. 2017) reports only curves; reward <= 0 bounds the return",
             max_score=0.0,
-            vectorization="sync",
             batch_size=200,
             description="2-D point navigation, 20 explore + adapt + 2 exploit (as MAML)",
         )
@@ -443,7 +440,6 @@ def _builtin() -> list[Benchmark]:
             exploit_episodes=2,
             random_score=_rs("PointCorner"),
             reference_source="none (E-MAML/ProMP report only curves)",
-            vectorization="sync",
             batch_size=200,
             description="2-D point, sparse corner goals, 20 explore + adapt + 2 exploit",
         )

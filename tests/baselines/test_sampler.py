@@ -213,7 +213,7 @@ def test_make_vector_env_copy_false_reaches_the_env():
     assert native.unwrapped.copy is False
     native.close()
     assert make_vector_env("KrazyGym/KrazyWorld-Easy-v0", 4).unwrapped.copy is True
-    sync = make_vector_env("KrazyGym/Navigation2D-v0", 2, copy=False)
+    sync = make_vector_env("KrazyGym/Navigation2D-v0", 2, vectorization="sync", copy=False)
     assert sync.copy is False
     sync.close()
     # an env without a copy option (Maze's native env) is made as before
