@@ -302,7 +302,6 @@ class TabularMDPVectorEnv(_ClassicVectorEnv):
     env_class = TabularMDPEnv
 
     def _init_arrays(self, template: gym.Env) -> None:
-        n_s, n_a = template._means.shape  # type: ignore[attr-defined]
         self._means = np.repeat(template._means[None], self.num_envs, axis=0)  # type: ignore[attr-defined]
         self._cdf = np.repeat(template._cdf[None], self.num_envs, axis=0)  # type: ignore[attr-defined]
         self._state = np.zeros(self.num_envs, dtype=np.int64)
