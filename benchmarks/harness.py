@@ -1,6 +1,6 @@
 """Evaluation-harness figures (not part of the test run).
 
-    .venv/bin/python benchmarks/harness.py [--repeats 5] [--mujoco]
+    .venv/bin/python benchmarks/harness.py [--repeats 5] [--mujoco] [--table NAME ...]
 
 1. Random agent on KrazyWorld-Hard (64 test tasks × 5 episodes × 5 seeds), end to end:
    the ``krazy-gym evaluate`` command in a fresh process (imports, task generation, numba
@@ -175,9 +175,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--mujoco", action="store_true",
                         help="add the MuJoCo benchmarks (1 seed, 1 repeat, wall time) to the table")
+    parser.add_argument("--table", nargs="*", metavar="NAME", default=None,
+                        help="benchmarks of the per-benchmark table (default: every one; the "
+                             "MuJoCo ones only with --mujoco)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from krazy_gym.evaluation import evaluate, get_benchmark, list_benchmarks
+
+    names = [b.name for b in list_benchmarks()]
+    unknown = sorted(set(args.table or ()) - set(names))
+    if unknown:
+        parser.error(f"--table: unknown benchmarks {unknown}; known: {names}")
 
     bench = get_benchmark(BENCH)
     random_agent = "krazy_gym.evaluation.agents:random_agent"
@@ -255,7 +263,7 @@ def main() -> None:
           "harness cost per vector step = (harness - raw) / vector steps")
     for b in list_benchmarks():
         mujoco = b.vectorization == "async"
-        if mujoco and not args.mujoco:
+        if (args.table is not None and b.name not in args.table) or (mujoco and not args.mujoco):
             continue
         o = overhead(b, 1 if mujoco else SEEDS, 1 if mujoco else args.repeats, cpu_times=not mujoco)
         h, r = (o.harness_wall, o.raw_wall) if mujoco else (o.harness_cpu, o.raw_cpu)
