@@ -33,6 +33,20 @@ def test_required_benchmarks_registered_with_protocols():
     assert get_benchmark("KrazyWorld-Hard").reference_score is None  # paper config unpublished
 
 
+def test_every_benchmark_runs_on_a_native_vector_env_or_async_mujoco():
+    """Issue 5: tasks run in lockstep on the native vector envs (AsyncVectorEnv for MuJoCo)."""
+    import gymnasium as gym
+
+    from krazy_gym.registration import MUJOCO_IDS
+
+    for b in list_benchmarks():
+        if b.env_id in MUJOCO_IDS:
+            assert b.vectorization == "async", b.name
+        else:
+            assert b.vectorization == "vector_entry_point", b.name
+            assert gym.spec(b.env_id).vector_entry_point is not None, b.name
+
+
 def test_lookup_by_versioned_name():
     b = get_benchmark("Bandit")
     assert get_benchmark(f"Bandit-v{b.version}") is b
