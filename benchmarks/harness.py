@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +93,6 @@ class Overhead:
     raw_cpu: float
     units: list
     loops: list
-    raw_loop: Callable[[], None]
 
 
 def overhead(bench, seeds: int, repeats: int, cpu_times: bool = True) -> Overhead:
@@ -149,7 +147,7 @@ def overhead(bench, seeds: int, repeats: int, cpu_times: bool = True) -> Overhea
         best_of["harness_cpu"] = best_of["raw_cpu"] = float("nan")
     return Overhead(
         vector_steps=sum(per_unit), env_steps=int(res["timing"]["env_steps"]), **best_of,
-        units=units, loops=loops, raw_loop=raw_loop,
+        units=units, loops=loops,
     )
 
 

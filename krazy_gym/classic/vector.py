@@ -31,7 +31,7 @@ task from its own generator, as a single env does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -42,11 +42,11 @@ from gymnasium.vector.utils import batch_space
 from krazy_gym.classic.bandit import BanditEnv
 from krazy_gym.classic.navigation import Navigation2DEnv, PointCornerEnv
 from krazy_gym.classic.tabular_mdp import TabularMDPEnv
-from krazy_gym.lazy_rng import LazyGenerators
 from krazy_gym.tasks import Task
+from krazy_gym.vector_tasks import PerEnvTasksMixin
 
 
-class _ClassicVectorEnv(VectorEnv):
+class _ClassicVectorEnv(PerEnvTasksMixin, VectorEnv):
     """Shared machinery: spaces, per-env tasks and generators, time limit, autoreset.
 
     A subclass names its single-env class (``env_class``) and implements ``_init_arrays``,
@@ -88,10 +88,7 @@ class _ClassicVectorEnv(VectorEnv):
         self.single_action_space = template.action_space
         self.observation_space = batch_space(self.single_observation_space, n)
         self.action_space = batch_space(self.single_action_space, n)
-        self._tasks: list[Task | None] = [None] * n
-        self._pending: list[Task | None] = [None] * n
-        self._n_pending = 0
-        self._rngs = LazyGenerators(n)
+        self._init_tasks(n)
         self._t = np.zeros(n, dtype=np.int64)
         self._rows = np.arange(n)
         self._has_reset = False
@@ -124,67 +121,6 @@ class _ClassicVectorEnv(VectorEnv):
             raise ValueError(f"actions must be in [0, {k}), got {a[bad[0]]} for env {bad[0]}")
         return a.astype(np.int64, copy=False)
 
-    # -- tasks ---------------------------------------------------------------------------------
-    def sample_tasks(self, n: int, split: str = "train", seed: int | None = None) -> list[Task]:
-        """See :meth:`krazy_gym.tasks.TaskFamily.sample_tasks`."""
-        return self.task_family.sample_tasks(n, split=split, seed=seed)
-
-    def _validate_tasks(self, tasks: Any, count: int) -> list[Task]:
-        if isinstance(tasks, (Task, Mapping)):
-            tasks = [tasks] * count
-        if isinstance(tasks, (str, bytes)) or not isinstance(tasks, Sequence):
-            raise TypeError("tasks must be a task or a sequence of tasks (one per env)")
-        if len(tasks) != count:
-            raise ValueError(f"expected {count} tasks (one per env), got {len(tasks)}")
-        return [self.task_family.validate_task(t) for t in tasks]  # all checked, then applied
-
-    def set_tasks(self, tasks: Any) -> None:
-        """Set every env's task (or one task for all), applied at each env's next reset."""
-        self._pending = list(self._validate_tasks(tasks, self.num_envs))
-        self._n_pending = self.num_envs
-
-    def get_tasks(self) -> list[Task | None]:
-        """Each env's task (the pending one if a new task was set and not yet applied)."""
-        return [p if p is not None else t for p, t in zip(self._pending, self._tasks)]
-
-    def _take_pending(self, i: int) -> None:
-        task = self._pending[i]
-        if task is not None:
-            self._pending[i] = None
-            self._n_pending -= 1
-        elif self._tasks[i] is None:  # first reset without a task: a default training task
-            stream = int(self._rngs[i].integers(0, 2**31 - 1))
-            task = self.task_family.sample_tasks(1, "train", seed=stream)[0]
-        if task is not None:
-            self._load_task(i, task)
-            self._tasks[i] = task
-
-    # -- attribute access (as SyncVectorEnv) ---------------------------------------------------
-    def get_attr(self, name: str) -> tuple[Any, ...]:
-        """``"task"`` gives each env's task, ``"np_random"`` its generator; other attributes
-        are shared by all envs."""
-        if name == "task":
-            return tuple(self.get_tasks())
-        if name == "np_random":
-            return tuple(self._rngs[i] for i in range(self.num_envs))
-        value = getattr(self, name)
-        return tuple(value for _ in range(self.num_envs))
-
-    def set_attr(self, name: str, values: Any) -> None:
-        """Only ``"task"`` can be set (a list with one task per env, or one task for all)."""
-        if name != "task":
-            raise AttributeError(f"{type(self).__name__}.set_attr supports only 'task', got {name!r}")
-        self.set_tasks(values)
-
-    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
-        """``call("get_task")`` gives each env's task; other methods run once, result per env."""
-        if name == "get_task":
-            return tuple(self.get_tasks())
-        result = getattr(self, name)
-        if callable(result):
-            result = result(*args, **kwargs)
-        return tuple(result for _ in range(self.num_envs))
-
     # -- gymnasium API -------------------------------------------------------------------------
     def reset(
         self,
@@ -193,39 +129,7 @@ class _ClassicVectorEnv(VectorEnv):
         options: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset all envs (or those in ``options["reset_mask"]``); env i is seeded ``seed + i``."""
-        n = self.num_envs
-        options = dict(options or {})
-        mask = options.pop("reset_mask", None)
-        if mask is None:
-            mask = np.ones(n, dtype=np.bool_)
-        else:
-            mask = np.asarray(mask)
-            if mask.shape != (n,) or mask.dtype != np.bool_:
-                raise ValueError(f"options['reset_mask'] must be a bool array of shape ({n},)")
-        idx = np.flatnonzero(mask)
-        checked = None
-        if "task" in options:
-            tasks = options.pop("task")
-            if not isinstance(tasks, (Task, Mapping)) and isinstance(tasks, Sequence) and len(tasks) == len(idx) < n:
-                checked = self._validate_tasks(tasks, len(idx))
-            else:
-                checked = [self._validate_tasks(tasks, n)[i] for i in idx]
-        if options:
-            raise ValueError(f"unknown reset options {sorted(options)}; known: task, reset_mask")
-        if seed is not None:
-            if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-                seeds: Sequence[int | None] = [int(seed) + i for i in range(n)]
-            else:
-                seeds = list(seed)
-                if len(seeds) != n:
-                    raise ValueError(f"seed must be None, an int or a list of num_envs={n} seeds, got {seed!r}")
-            self._rngs.reseed(idx, seeds)
-        for j, i in enumerate(idx):
-            if checked is not None:
-                if self._pending[i] is None:
-                    self._n_pending += 1
-                self._pending[i] = checked[j]
-            self._take_pending(int(i))
+        idx = self._begin_reset(seed, options)
         self._t[idx] = 0
         self._reset_rows(idx)
         self._has_reset = True
@@ -259,10 +163,7 @@ class _ClassicVectorEnv(VectorEnv):
             final_info[key] = np.where(done, value, np.zeros_like(value))
             final_info[f"_{key}"] = done
         idx = np.flatnonzero(done)
-        if self._n_pending:  # tasks set with set_attr take effect at this automatic reset
-            for i in idx:
-                if self._pending[i] is not None:
-                    self._take_pending(int(i))
+        self._take_pending_at_autoreset(idx)  # tasks set with set_attr take effect here
         self._t[idx] = 0
         self._reset_rows(idx)
         info["final_obs"] = obs

@@ -35,6 +35,7 @@ from krazy_gym.krazy_world.env import (
 from krazy_gym.krazy_world.task import KrazyWorldFamily, KrazyWorldTask
 from krazy_gym.lazy_rng import LazyGenerators
 from krazy_gym.tasks import Task
+from krazy_gym.vector_tasks import env_seeds, reset_mask
 
 _ENGINE: Any = None  # the numba engine module, imported by the first constructor
 
@@ -234,21 +235,8 @@ class KrazyWorldVectorEnv(VectorEnv):
         """Reset all envs (or those in ``options["reset_mask"]``); env i is seeded with ``seed + i``."""
         n = self.num_envs
         options = dict(options or {})
-        mask = options.pop("reset_mask", None)
-        if mask is None:
-            mask = np.ones(n, dtype=np.bool_)
-        else:
-            mask = np.asarray(mask)
-            if mask.shape != (n,) or mask.dtype != np.bool_:
-                raise ValueError(f"reset_mask must be a bool array of shape ({n},), got {mask!r}")
-        if seed is None:
-            seeds: list[int | None] = [None] * n
-        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-            seeds = [int(seed) + i for i in range(n)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != n:
-                raise ValueError(f"seed must be None, an int or a list of num_envs={n} seeds, got {seed!r}")
+        mask = reset_mask(options.pop("reset_mask", None), n)
+        seeds = env_seeds(seed, n)
         if "task" in options:
             self.set_tasks(options["task"])
         if seed is not None:

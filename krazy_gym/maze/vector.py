@@ -21,7 +21,7 @@ An env reset without any task draws a training task from its own ``np_random`` (
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,6 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from krazy_gym.lazy_rng import LazyGenerators
 from krazy_gym.maze import render as maze_render
 from krazy_gym.maze.env import (
     DEFAULT_WALL_PENALTY,
@@ -40,10 +39,10 @@ from krazy_gym.maze.env import (
     make_observation_space,
 )
 from krazy_gym.maze.task import MazeFamily, MazeTask
-from krazy_gym.tasks import Task
+from krazy_gym.vector_tasks import PerEnvTasksMixin
 
 
-class MazeVectorEnv(VectorEnv):
+class MazeVectorEnv(PerEnvTasksMixin, VectorEnv):
     """A batch of ``num_envs`` mazes (same options as :class:`~krazy_gym.maze.env.MazeEnv`).
 
     ``info`` after reset/step: ``optimal_length`` and ``steps`` arrays (per env), plus the
@@ -96,12 +95,7 @@ class MazeVectorEnv(VectorEnv):
         self._optimal = np.zeros(n, dtype=np.int64)
         self._kconfig = eng.kernel_config(cfg.size, cfg.view_code, cfg.horizon, True)
         self._costs = np.array([cfg.step_cost, cfg.wall_penalty], dtype=np.float64)
-        self._tasks: list[MazeTask | None] = [None] * n
-        self._pending: list[MazeTask | None] = [None] * n
-        self._n_pending = 0
-        # per-env generators (default tasks, get_attr("np_random")) are made lazily from the
-        # last reset seed: building thousands of Generators per seeded reset costs milliseconds
-        self._rngs = LazyGenerators(n)
+        self._init_tasks(n)
         self._has_reset = False
         self._window = None
         self._clock = None
@@ -111,73 +105,14 @@ class MazeVectorEnv(VectorEnv):
         state["_window"] = state["_clock"] = None
         return state
 
-    # -- tasks -----------------------------------------------------------------------------------
-    def sample_tasks(self, n: int, split: str = "train", seed: int | None = None) -> list[Task]:
-        """See :meth:`krazy_gym.tasks.TaskFamily.sample_tasks`."""
-        return self.task_family.sample_tasks(n, split=split, seed=seed)
-
-    def _validate_tasks(self, tasks: Any, count: int) -> list[MazeTask]:
-        if isinstance(tasks, (Task, Mapping)):
-            tasks = [tasks] * count
-        if isinstance(tasks, (str, bytes)) or not isinstance(tasks, Sequence):
-            raise TypeError("tasks must be a task or a sequence of tasks (one per env)")
-        if len(tasks) != count:
-            raise ValueError(f"expected {count} tasks (one per env), got {len(tasks)}")
-        return [self.task_family.validate_task(t) for t in tasks]  # all checked, then applied
-
-    def set_tasks(self, tasks: Any) -> None:
-        """Set every env's task (or one task for all), applied at each env's next reset."""
-        checked = self._validate_tasks(tasks, self.num_envs)
-        self._pending = list(checked)
-        self._n_pending = self.num_envs
-
-    def get_tasks(self) -> list[MazeTask | None]:
-        """Each env's task (the pending one if a new task was set and not yet applied)."""
-        return [p if p is not None else t for p, t in zip(self._pending, self._tasks)]
-
-    def _apply(self, i: int, task: MazeTask) -> None:
+    # -- tasks (the rest in PerEnvTasksMixin) -------------------------------------------------
+    def _load_task(self, i: int, task: MazeTask) -> None:
         codes, walls, start, goal = load_engine().pack_task(task)
         self._codes[i] = codes
         self._walls[i] = walls
         self._start[i] = start
         self._goal[i] = goal
         self._optimal[i] = task.optimal_length
-        self._tasks[i] = task
-
-    def _take_pending(self, i: int) -> None:
-        task = self._pending[i]
-        if task is not None:
-            self._apply(i, task)
-            self._pending[i] = None
-            self._n_pending -= 1
-        elif self._tasks[i] is None:  # first reset without a task: a default training task
-            stream = int(self._rngs[i].integers(0, 2**31 - 1))
-            self._apply(i, self.task_family.sample_tasks(1, "train", seed=stream)[0])
-
-    # -- attribute access (as SyncVectorEnv) -----------------------------------------------------
-    def get_attr(self, name: str) -> tuple[Any, ...]:
-        """``"task"`` gives each env's task; other attributes are shared by all envs."""
-        if name == "task":
-            return tuple(self.get_tasks())
-        if name == "np_random":
-            return tuple(self._rngs[i] for i in range(self.num_envs))
-        value = getattr(self, name)
-        return tuple(value for _ in range(self.num_envs))
-
-    def set_attr(self, name: str, values: Any) -> None:
-        """Only ``"task"`` can be set (a list with one task per env, or one task for all)."""
-        if name != "task":
-            raise AttributeError(f"MazeVectorEnv.set_attr supports only 'task', got {name!r}")
-        self.set_tasks(values)
-
-    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
-        """``call("get_task")`` gives each env's task; other methods run once, result per env."""
-        if name == "get_task":
-            return tuple(self.get_tasks())
-        result = getattr(self, name)
-        if callable(result):
-            result = result(*args, **kwargs)
-        return tuple(result for _ in range(self.num_envs))
 
     # -- gymnasium API ---------------------------------------------------------------------------
     def reset(
@@ -186,37 +121,8 @@ class MazeVectorEnv(VectorEnv):
         seed: int | Sequence[int | None] | None = None,
         options: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        n = self.num_envs
-        options = dict(options or {})
-        mask = options.pop("reset_mask", None)
-        if mask is None:
-            mask = np.ones(n, dtype=np.bool_)
-        else:
-            mask = np.asarray(mask)
-            if mask.shape != (n,) or mask.dtype != np.bool_:
-                raise ValueError(f"options['reset_mask'] must be a bool array of shape ({n},)")
-        idx = np.flatnonzero(mask)
-        if "task" in options:
-            tasks = options.pop("task")
-            if not isinstance(tasks, (Task, Mapping)) and len(tasks) == len(idx) < n:
-                checked = self._validate_tasks(tasks, len(idx))
-            else:
-                checked = [self._validate_tasks(tasks, n)[i] for i in idx]
-        else:
-            checked = None
-        if options:
-            raise ValueError(f"unknown reset options {sorted(options)}; known: task, reset_mask")
-        if seed is not None:
-            seeds = [seed + i for i in range(n)] if isinstance(seed, (int, np.integer)) else seed
-            if len(seeds) != n:
-                raise ValueError(f"seed must be None, an int or a list of {n} seeds")
-            self._rngs.reseed(idx, seeds)
-        for j, i in enumerate(idx):
-            if checked is not None:
-                if self._pending[i] is None:
-                    self._n_pending += 1
-                self._pending[i] = checked[j]
-            self._take_pending(i)
+        mask = np.zeros(self.num_envs, dtype=np.bool_)
+        mask[self._begin_reset(seed, options)] = True
         self._obs = self._obs.copy()  # the previous array belongs to the caller now
         load_engine().reset_batch(mask, self._codes, self._walls, self._start, self._pos,
                                   self._t, self._kconfig, self._obs)
@@ -269,11 +175,7 @@ class MazeVectorEnv(VectorEnv):
                 "_steps": done.copy(),
             }
             if self._n_pending:  # set tasks take effect at this automatic reset
-                changed = np.zeros(n, dtype=np.bool_)
-                for i in idx:
-                    if self._pending[i] is not None:
-                        self._take_pending(i)
-                        changed[i] = True
+                changed = self._take_pending_at_autoreset(idx)
                 if changed.any():
                     eng.reset_batch(changed, self._codes, self._walls, self._start,
                                     self._pos, self._t, self._kconfig, obs)
