@@ -59,6 +59,7 @@ from baselines.common.checkpoint import (
 from baselines.common.config import ConfigError
 from baselines.common.logger import RunLogger
 from baselines.common.recurrent import (
+    WEIGHT_INITS,
     RecurrentActorCritic,
     gae_over_trials,
     masked_mean,
@@ -99,6 +100,10 @@ class Config:
     #: units of a fully connected ReLU layer between the input vector and the GRU (the RL²
     #: paper's embedding phi(s, a, r, d)); 0 = the GRU reads the raw input vector
     input_embedding: int = 0
+    #: how the weights are drawn from ``seed``: "orthogonal" (gain 1 GRU, 0.01 policy head) or
+    #: "uniform" (PyTorch's default ranges; finds the tabular MDP's memory sooner, see
+    #: RecurrentActorCritic)
+    weight_init: str = "orthogonal"
     trials_per_iteration: int = 1024  #: trials sampled in lockstep per iteration
     task_pool_size: int = 20000  #: training tasks drawn once from the train stream
     learning_rate: float = 1e-3  #: Adam step size
@@ -124,6 +129,12 @@ class Config:
     #: Results are deterministic for a given value but differ between values (random streams)
     workers: int = 1
     log_every: int = 1  #: refresh the learning-curve PNG every n iterations
+    #: warm start: a run directory or checkpoint file of an RL² / E-RL² run whose network
+    #: weights (not its optimiser state, iteration count or random streams) start this run
+    #: instead of weights drawn from ``seed``; the network shape must match. A curriculum is
+    #: a run on short trials, then a run on the full trials with ``init_from`` pointing at it
+    #: (tabular MDPs, docs/results.md). "" = fresh weights. Resuming a run ignores it
+    init_from: str = ""
 
     def __post_init__(self) -> None:
         if self.algo not in ALGO_NAMES:
@@ -165,6 +176,10 @@ class Config:
         for name in ("gamma", "gae_lambda"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if self.weight_init not in WEIGHT_INITS:
+            raise ValueError(f"weight_init must be one of {WEIGHT_INITS}, got {self.weight_init!r}")
+        if not isinstance(self.init_from, str):
+            raise ValueError(f"init_from must be a path string ('' = none), got {self.init_from!r}")
         if not isinstance(self.separate_value, bool):
             raise ValueError(
                 f"separate_value must be a bool (true/false), got {self.separate_value!r}")
@@ -281,7 +296,7 @@ def make_sampler(
 
 def build_model(
     layout: TrialInputLayout, hidden_size: int, seed: int, update_gate_bias: float = 0.0,
-    separate_value: bool = False, input_embedding: int = 0,
+    separate_value: bool = False, input_embedding: int = 0, weight_init: str = "orthogonal",
 ) -> RecurrentActorCritic:
     """The GRU actor-critic for ``layout``, its weights drawn from ``seed`` (with
     ``separate_value``, a second GRU for the value head; with ``input_embedding`` > 0, a ReLU
@@ -289,7 +304,7 @@ def build_model(
     return RecurrentActorCritic(
         layout.input_dim, layout.action_dim, layout.discrete, hidden_size,
         generator=torch.Generator().manual_seed(seed), update_gate_bias=update_gate_bias,
-        separate_value=separate_value, input_embedding=input_embedding,
+        separate_value=separate_value, input_embedding=input_embedding, weight_init=weight_init,
     )
 
 
@@ -498,7 +513,7 @@ def train(config: Config, out_dir: Path, resume: bool = False) -> None:
     from tqdm import tqdm
 
     out_dir = Path(out_dir)
-    run = Run(config)
+    run = Run(config, warm_start=not resume)
     start = 0
     if resume:
         ckpt = load_checkpoint(out_dir, algo=config.algo, env_id=config.env_id)
@@ -527,7 +542,9 @@ class Run:
     ``torch_gen`` (the only ones when ``W = 1``; ``torch_gen`` also orders the minibatches).
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, warm_start: bool = True) -> None:
+        """``warm_start=False`` skips ``config.init_from`` (a resumed run loads its own
+        checkpoint over the weights anyway)."""
         self.config = config
         torch.set_num_threads(config.num_threads)  # the process's torch threads (global)
         w = config.workers
@@ -551,7 +568,9 @@ class Run:
         self.layout: TrialInputLayout = self.sampler.layout
         self.model = build_model(self.layout, config.hidden_size, config.seed,
                                  config.update_gate_bias, config.separate_value,
-                                 config.input_embedding)
+                                 config.input_embedding, config.weight_init)
+        if warm_start and config.init_from:
+            load_init_weights(self.model, config, self.layout)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
         self.total_steps = 0
         self.total_time = 0.0
@@ -613,6 +632,29 @@ class Run:
         self.total_steps = int(ckpt.state["total_steps"])
         self.total_time = float(ckpt.state["total_time"])
         restore_rng_state(ckpt.rng, self._generators())
+
+
+def load_init_weights(model: RecurrentActorCritic, config: Config, layout: TrialInputLayout) -> None:
+    """Copy the network weights of the RL² / E-RL² checkpoint ``config.init_from`` into
+    ``model`` (a warm start). Raises ``CheckpointError`` (exit code 2 in the CLI), leaving
+    ``model`` unchanged, if there is no such checkpoint, it is not a recurrent RL² one, or its
+    network differs from this run's (inputs, actions, hidden size, value GRU, embedding)."""
+    try:
+        ckpt = load_checkpoint(config.init_from)
+    except CheckpointError as exc:
+        raise CheckpointError(f"init_from {config.init_from!r}: {exc}") from exc
+    spec = ckpt.state.get("model_spec") if isinstance(ckpt.state, dict) else None
+    if ckpt.algo not in ALGO_NAMES or not isinstance(spec, dict) or spec.get("kind") != "gru_actor_critic":
+        raise CheckpointError(
+            f"init_from {config.init_from!r} is a {ckpt.algo!r} checkpoint, not a recurrent "
+            f"RL² one (algo in {ALGO_NAMES})")
+    expected = model_spec(layout, config.hidden_size, config.separate_value, config.input_embedding)
+    if spec != expected:
+        diff = {k: (spec.get(k), v) for k, v in expected.items() if spec.get(k) != v}
+        raise CheckpointError(
+            f"init_from {config.init_from!r} holds a different network than this run's: "
+            + ", ".join(f"{k} {a!r} there, {b!r} here" for k, (a, b) in diff.items()))
+    model.load_state_dict(ckpt.state["model"])
 
 
 def model_spec(

@@ -33,6 +33,8 @@ import math
 import torch
 from torch import nn
 
+WEIGHT_INITS = ("orthogonal", "uniform")
+
 
 class RecurrentActorCritic(nn.Module):
     """A single-layer GRU with a policy head and a value head (or two GRUs, one per head).
@@ -70,6 +72,13 @@ class RecurrentActorCritic(nn.Module):
             GRU. With ``separate_value`` the value GRU gets an embedding layer of its own
             (the value loss then still reaches no policy weight). The embedding layers are
             registered and drawn last.
+        weight_init: ``"orthogonal"`` (default): orthogonal GRU weights (gain 1 per gate),
+            a small policy head (gain 0.01), ReLU layers with gain sqrt(2), zero biases.
+            ``"uniform"``: PyTorch's own default scheme (every GRU weight and bias
+            ``U(-1/sqrt(hidden), 1/sqrt(hidden))``; every linear layer's weight and bias
+            ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``), drawn from ``generator``. On the tabular
+            MDP the network's state-keyed memory is found several times sooner from the
+            uniform scheme (docs/results.md, tabular MDP). ``update_gate_bias`` applies to both.
     """
 
     def __init__(
@@ -83,8 +92,12 @@ class RecurrentActorCritic(nn.Module):
         update_gate_bias: float = 0.0,
         separate_value: bool = False,
         input_embedding: int = 0,
+        weight_init: str = "orthogonal",
     ) -> None:
         super().__init__()
+        if weight_init not in WEIGHT_INITS:
+            raise ValueError(f"weight_init must be one of {WEIGHT_INITS}, got {weight_init!r}")
+        self.weight_init = weight_init
         if not isinstance(separate_value, bool):
             raise ValueError(f"separate_value must be a bool, got {separate_value!r}")
         for name, value in (("input_dim", input_dim), ("action_dim", action_dim),
@@ -126,7 +139,11 @@ class RecurrentActorCritic(nn.Module):
         ``update_gate_bias``), from ``generator``. The draws run in a fixed order: ``gru``,
         policy head, value head, ``value_gru`` (if any), then the embedding layers (if any;
         ReLU layers: orthogonal with gain sqrt(2), zero bias), so that adding the value GRU
-        leaves every other weight as it was."""
+        leaves every other weight as it was. With ``weight_init="uniform"``, PyTorch's default
+        uniform ranges instead, in the same order."""
+        if self.weight_init == "uniform":
+            self._init_uniform(generator)
+            return
         self._init_gru(self.gru, generator)
         nn.init.orthogonal_(self.policy_head.weight, gain=0.01, generator=generator)
         nn.init.orthogonal_(self.value_head.weight, gain=1.0, generator=generator)
@@ -138,6 +155,23 @@ class RecurrentActorCritic(nn.Module):
             if layer is not None:
                 nn.init.orthogonal_(layer.weight, gain=math.sqrt(2.0), generator=generator)
                 layer.bias.zero_()
+
+    def _init_uniform(self, generator: torch.Generator) -> None:
+        modules = [self.gru, self.policy_head, self.value_head, self.value_gru, self.embedding,
+                   self.value_embedding]
+        for module in modules:
+            if module is None:
+                continue
+            if isinstance(module, nn.GRU):
+                bound = 1.0 / math.sqrt(self.hidden_size)
+            else:
+                bound = 1.0 / math.sqrt(module.in_features)
+            for _, p in module.named_parameters():
+                nn.init.uniform_(p, -bound, bound, generator=generator)
+        h = self.hidden_size
+        for gru in (self.gru, self.value_gru):
+            if gru is not None and self.update_gate_bias:
+                gru.bias_hh_l0[h : 2 * h] = self.update_gate_bias
 
     def _init_gru(self, gru: nn.GRU, generator: torch.Generator) -> None:
         for name, p in gru.named_parameters():

@@ -429,6 +429,7 @@ def test_cli_trains_erl2_and_the_agent_loads(tmp_path):
         (["--algo", "rl2", "--env", "CartPole-v1"], "task API"),
         (["--algo", "rl2", "--set", "separate_value=maybe"], "separate_value"),
         (["--algo", "rl2", "--set", "input_embedding=-4"], "input_embedding"),
+        (["--algo", "rl2", "--set", "weight_init=xavier"], "weight_init"),
     ],
 )
 def test_cli_bad_input_exits_2(tmp_path, capsys, argv, message):
@@ -442,6 +443,68 @@ def test_cli_bad_input_exits_2(tmp_path, capsys, argv, message):
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "x" / "checkpoint.pt").exists()
+
+
+def test_init_from_warm_starts_the_weights_only(tmp_path):
+    """A curriculum: a run on 2-pull trials, then a run on 4-pull trials from its weights. The
+    second run starts from exactly the first's final weights, with a fresh optimiser, its own
+    random streams and iteration count; resuming it needs neither the first run nor its file."""
+    short = rl2.Config(env_id="KrazyGym/Bandit-v0", iterations=2, seed=1,
+                       **{**TINY, "episodes_per_trial": 2})
+    rl2.train(short, tmp_path / "short")
+    source = load_checkpoint(tmp_path / "short")
+    full = rl2.Config(env_id="KrazyGym/Bandit-v0", iterations=3, seed=5,
+                      init_from=str(tmp_path / "short"), **TINY)
+    run = rl2.Run(full)
+    for k, v in run.model.state_dict().items():
+        assert torch.equal(v, source.state["model"][k]), k
+    assert run.optimizer.state_dict()["state"] == {} and run.total_steps == 0
+    cold = rl2.Run(full, warm_start=False)  # the weights seed 5 would draw
+    assert not all(torch.equal(v, source.state["model"][k])
+                   for k, v in cold.model.state_dict().items())
+    run.close()
+    cold.close()
+    # training from the warm start is deterministic and resumable without the source
+    rl2.train(full, tmp_path / "full")
+    rl2.train(dataclasses.replace(full, iterations=1), tmp_path / "part")
+    (tmp_path / "short" / "checkpoint.pt").unlink()
+    rl2.train(full, tmp_path / "part", resume=True)
+    a, b = load_checkpoint(tmp_path / "full"), load_checkpoint(tmp_path / "part")
+    for k, v in a.state["model"].items():
+        assert torch.equal(v, b.state["model"][k]), k
+    assert a.config["init_from"] == str(tmp_path / "short")
+    assert a.state["model"].keys() == source.state["model"].keys()
+    assert read_progress(tmp_path / "full")[0]["trial_return"] <= 4.0  # 4-pull trials
+
+
+def test_init_from_rejects_a_missing_foreign_or_mismatched_checkpoint(tmp_path, capsys):
+    from baselines import train
+    from baselines.common.checkpoint import Checkpoint, save_checkpoint
+
+    rl2.train(rl2.Config(env_id="KrazyGym/Bandit-v0", iterations=1, **TINY), tmp_path / "h8")
+    save_checkpoint(tmp_path / "promp", Checkpoint(
+        algo="promp", env_id="KrazyGym/Bandit-v0", iteration=1, config={},
+        state={"policy": {"w": torch.zeros(2)}}, rng={}))
+    cases = [
+        (tmp_path / "missing", {}, "no checkpoint"),
+        (tmp_path / "promp", {}, "not a recurrent RL² one"),
+        (tmp_path / "h8", {"hidden_size": 6}, "hidden_size 8 there, 6 here"),
+        (tmp_path / "h8", {"input_embedding": 3}, "input_embedding 0 there, 3 here"),
+    ]
+    for path, change, message in cases:
+        cfg = rl2.Config(env_id="KrazyGym/Bandit-v0", init_from=str(path), **{**TINY, **change})
+        with pytest.raises(CheckpointError, match=message):
+            rl2.Run(cfg)
+        out = tmp_path / f"cli-{path.name}-{len(change)}"
+        code = train.main(["--algo", "rl2", "--env", "KrazyGym/Bandit-v0", "--out", str(out),
+                           "--iterations", "1", "--set", f"init_from={path}",
+                           *[f"--set={k}={v}" for k, v in {**TINY, **change}.items()]])
+        assert code == 2
+        err = capsys.readouterr().err
+        assert "init_from" in err and message in err
+        assert not (out / "checkpoint.pt").exists()
+    with pytest.raises(ValueError, match="init_from"):
+        rl2.Config(init_from=3)
 
 
 def test_rl2_loader_rejects_non_recurrent_checkpoints(tmp_path):

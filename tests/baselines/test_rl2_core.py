@@ -403,3 +403,35 @@ def test_input_embedding_adds_only_its_layers_and_rejects_bad_input():
     for bad in (-1, 2.5, True, "8"):
         with pytest.raises(ValueError, match="input_embedding must be an int >= 0"):
             RecurrentActorCritic(5, 3, True, 8, input_embedding=bad)
+
+
+def test_uniform_weight_init_uses_pytorchs_ranges_from_the_generator():
+    """weight_init="uniform": every GRU parameter in U(-1/sqrt(h), 1/sqrt(h)) and every linear
+    layer's in U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's defaults, whose spread they fill),
+    drawn from the generator alone (same seed, same weights; the global RNG untouched), with
+    the update-gate bias still applied; the default stays orthogonal."""
+    def make(seed, **kw):
+        return RecurrentActorCritic(5, 3, True, 16, generator=torch.Generator().manual_seed(seed),
+                                    separate_value=True, input_embedding=8, **kw)
+
+    state = torch.get_rng_state()
+    a, b, c = make(1, weight_init="uniform"), make(1, weight_init="uniform"), make(2, weight_init="uniform")
+    assert torch.equal(torch.get_rng_state(), state)
+    ortho = make(1)
+    assert ortho.weight_init == "orthogonal"
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k]), k
+        assert not torch.equal(v, c.state_dict()[k]), k
+        assert not torch.equal(v, ortho.state_dict()[k]), k
+        fan_in = 16 if "gru" in k else {"policy_head": 16, "value_head": 16, "embedding": 5,
+                                        "value_embedding": 5}[k.split(".")[0]]
+        bound = fan_in ** -0.5
+        assert v.abs().max() <= bound, k
+        if v.numel() >= 16:  # a sample that large reaches near the ends of its range
+            assert v.abs().max() > 0.7 * bound, k
+    gated = make(1, weight_init="uniform", update_gate_bias=2.0)
+    for gru, plain in ((gated.gru, a.gru), (gated.value_gru, a.value_gru)):
+        assert torch.equal(gru.bias_hh_l0[16:32], torch.full((16,), 2.0))
+        assert torch.equal(gru.bias_hh_l0[:16], plain.bias_hh_l0[:16])
+    with pytest.raises(ValueError, match="weight_init must be one of"):
+        RecurrentActorCritic(5, 3, True, 8, weight_init="xavier")
