@@ -101,8 +101,8 @@ class Config:
     #: paper's embedding phi(s, a, r, d)); 0 = the GRU reads the raw input vector
     input_embedding: int = 0
     #: how the weights are drawn from ``seed``: "orthogonal" (gain 1 GRU, 0.01 policy head) or
-    #: "uniform" (PyTorch's default ranges; finds the tabular MDP's memory sooner, see
-    #: RecurrentActorCritic)
+    #: "uniform" (PyTorch's default ranges; in imitation runs the tabular-MDP network found
+    #: its memory sooner from them, see RecurrentActorCritic)
     weight_init: str = "orthogonal"
     trials_per_iteration: int = 1024  #: trials sampled in lockstep per iteration
     task_pool_size: int = 20000  #: training tasks drawn once from the train stream

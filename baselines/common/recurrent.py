@@ -76,8 +76,8 @@ class RecurrentActorCritic(nn.Module):
             a small policy head (gain 0.01), ReLU layers with gain sqrt(2), zero biases.
             ``"uniform"``: PyTorch's own default scheme (every GRU weight and bias
             ``U(-1/sqrt(hidden), 1/sqrt(hidden))``; every linear layer's weight and bias
-            ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``), drawn from ``generator``. On the tabular
-            MDP the network's state-keyed memory is found several times sooner from the
+            ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``), drawn from ``generator``. In imitation runs on
+            the tabular MDP the network found its state-keyed memory sooner from the
             uniform scheme (docs/results.md, tabular MDP). ``update_gate_bias`` applies to both.
     """
 
