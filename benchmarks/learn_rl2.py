@@ -134,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
                                       "num_threads": args.threads, "workers": args.workers,
                                       **sets})
     torch.set_num_threads(args.threads)
+    problem_episodes = apply_overrides(rl2.Config.paper(env_id), overrides).episodes_per_trial
+    if anchor is not None and config.episodes_per_trial != problem_episodes:
+        # another trial length is another problem: the paper's anchor does not apply
+        print(f"# episodes_per_trial {config.episodes_per_trial} != the problem's "
+              f"{problem_episodes}: no anchor comparison")
+        anchor = None
     print(f"# {args.problem}: {env_id} ({paper}); config {json.dumps(dataclasses.asdict(config))}")
     print(f"# machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads x {config.workers} workers")
