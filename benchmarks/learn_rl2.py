@@ -18,9 +18,18 @@ Problems (``--problem``):
 * ``krazy-medium``: ``KrazyWorld-Medium``, RL² (``--explore-episodes 0``) or E-RL² (``p > 0``):
   the exploit-episode return on held-out tasks.
 
-Example (the figures in docs/results.md, section rl2)::
+Examples (the figures in docs/results.md, section rl2)::
 
     nice -n 19 python benchmarks/learn_rl2.py --problem bandit5x10 --budget-minutes 15
+    python benchmarks/learn_rl2.py --problem tabular10 --workers 1 --budget-minutes 40 \
+        --eval-every 10 --eval-trials 1000 --save runs/tab
+    python benchmarks/learn_rl2.py --problem tabular10 --workers 1 --budget-minutes 110 \
+        --eval-every 10 --eval-trials 1000 --save runs/tab --resume
+
+``--resume`` continues the run saved in ``--save`` bit for bit (weights, optimiser, random
+streams, step and time counters; the config must be the same), so a long run can be split into
+sessions; its budgets count from the run's start. Evaluation trials after the resume point are
+fresh draws, so those lines differ from an uninterrupted run's while the training does not.
 """
 
 from __future__ import annotations
@@ -56,6 +65,35 @@ PROBLEMS = {
              "second episode shorter than the first in most trials"),
     "krazy-medium": ("KrazyGym/KrazyWorld-Medium-v0", {}, None, "RL² vs E-RL², equal budget"),
 }
+
+
+#: settings that may differ between a run and its continuation: they change speed, not results
+RESUMABLE_CHANGES = ("num_threads", "log_every", "iterations")
+
+
+def resume_run(run: rl2.Run, run_dir: Path) -> int:
+    """Load the checkpoint in ``run_dir`` into ``run`` (weights, optimiser, random streams,
+    step and time counters) and return its iteration: training continues bit for bit. Exits
+    with code 2 if there is no checkpoint or its config differs from this run's."""
+    from baselines.common.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        ckpt = load_checkpoint(run_dir, algo=run.config.algo, env_id=run.config.env_id)
+    except CheckpointError as exc:
+        print(f"--resume: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    mine = dataclasses.asdict(run.config)
+    diff = {k: (v, mine.get(k)) for k, v in ckpt.config.items()
+            if k not in RESUMABLE_CHANGES and mine.get(k) != v}
+    if diff:
+        changes = ", ".join(f"{k} {a!r} there, {b!r} here" for k, (a, b) in diff.items())
+        print(f"--resume: the run in {run_dir} was trained with another config: {changes}",
+              file=sys.stderr)
+        raise SystemExit(2)
+    run.load_state(ckpt)
+    print(f"# resumed {run_dir} at iteration {ckpt.iteration} ({run.total_steps} env-steps, "
+          f"{run.total_time:.1f}s training)")
+    return ckpt.iteration
 
 
 def test_samplers(config: rl2.Config, num_tasks: int, seed: int, sizes: list[int]):
@@ -123,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="write the evaluations here")
     ap.add_argument("--save", type=Path, default=None,
                     help="run directory for the final checkpoint (loadable by the harness)")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the run saved in --save (same config; --budget-minutes, "
+                         "--budget-steps and --iterations count from the run's start; the "
+                         "RESULT line covers this invocation's evaluations)")
     args = ap.parse_args(argv)
 
     env_id, overrides, anchor, paper = PROBLEMS[args.problem]
@@ -143,12 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {args.problem}: {env_id} ({paper}); config {json.dumps(dataclasses.asdict(config))}")
     print(f"# machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads x {config.workers} workers")
-    run = rl2.Run(config)
+    if args.resume and args.save is None:
+        ap.error("--resume needs --save RUN (the run directory to continue)")
+    run = rl2.Run(config, warm_start=not args.resume)
+    it = resume_run(run, args.save) if args.resume else 0
     samplers = test_samplers(config, args.test_tasks, seed=12345, sizes=run.sizes)
     evals = []
     reached = None
     budget = args.budget_minutes * 60.0
-    it = 0
     max_steps = args.budget_steps if args.budget_steps is not None else float("inf")
     while it < args.iterations and run.total_time < budget and run.total_steps < max_steps:
         m = run.iteration()

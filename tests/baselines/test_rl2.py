@@ -563,6 +563,8 @@ def test_config_validation_names_the_field():
     assert config_from_dict(rl2.Config, old).separate_value is False
     paper = rl2.Config.paper("KrazyGym/TabularMDP-v0")
     assert paper.hidden_size == 256 and paper.episodes_per_trial == 10
+    # the settings of the run that reached the 150 anchor (docs/results.md, tabular MDP)
+    assert (paper.gamma, paper.weight_init, paper.input_embedding) == (0.0, "uniform", 256)
 
 
 def test_vector_sampler_runs_trials_of_a_generic_meta_env():

@@ -182,6 +182,13 @@ def test_gae_crosses_episode_boundaries_and_stops_at_trial_end():
     n = lengths[1]
     togo = [sum(0.9 ** (j - t) * rewards[j, 1] for j in range(t, n)) for t in range(n)]
     np.testing.assert_allclose(adv1[:n, 1].numpy(), np.array(togo) - values[:n, 1], rtol=1e-10)
+    # gamma = 0 (the tabular-MDP paper config): the advantage is the step's own reward minus
+    # V(t) and the value target is the reward itself, whatever lambda
+    for lam in (0.0, 0.9, 1.0):
+        adv0, ret0 = gae_over_trials(torch.tensor(rewards), torch.tensor(values),
+                                     torch.tensor(valid), gamma=0.0, lam=lam)
+        np.testing.assert_allclose(adv0.numpy(), (rewards - values) * valid, rtol=1e-12)
+        np.testing.assert_allclose(ret0.numpy() * valid, rewards * valid, rtol=1e-12)
 
 
 def test_gae_rejects_mismatched_shapes():
