@@ -56,7 +56,7 @@ from baselines.common.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from baselines.common.config import ConfigError
+from baselines.common.config import ConfigError, describe_differences
 from baselines.common.logger import RunLogger
 from baselines.common.recurrent import (
     WEIGHT_INITS,
@@ -131,9 +131,9 @@ class Config:
     log_every: int = 1  #: refresh the learning-curve PNG every n iterations
     #: warm start: a run directory or checkpoint file of an RL² / E-RL² run whose network
     #: weights (not its optimiser state, iteration count or random streams) start this run
-    #: instead of weights drawn from ``seed``; the network shape must match. A curriculum is
-    #: a run on short trials, then a run on the full trials with ``init_from`` pointing at it
-    #: (tabular MDPs, docs/results.md). "" = fresh weights. Resuming a run ignores it
+    #: instead of weights drawn from ``seed``; the network shape must match. E.g. a
+    #: curriculum: a run on short trials, then one on the full trials with ``init_from``
+    #: pointing at it. "" = fresh weights. Resuming a run ignores it
     init_from: str = ""
 
     def __post_init__(self) -> None:
@@ -220,8 +220,8 @@ class Config:
             # (benchmarks/tabular_reference.py), above the anchor. The advantage r - V(h) then
             # carries none of the noise of later random transitions and rewards; with gamma
             # 0.99 every run plateaued at 122-127.5 up to 95M env-steps (docs/results.md).
-            # Uniform (PyTorch default) weights: the network finds its state-keyed reward memory
-            # sooner. Also: training rewards x0.02 for the shared value head, an entropy bonus
+            # Uniform (PyTorch default) weights, as in the reference run (with gamma 0 the
+            # orthogonal ones learned about as fast). Also: training rewards x0.02 for the shared value head, an entropy bonus
             # against early collapse, many small minibatches over a large batch, and the
             # paper's input embedding (256 ReLU units), which learns faster than raw inputs.
             # 600 iterations (61M env-steps): the reference run first scored >= 150 at
@@ -658,10 +658,9 @@ def load_init_weights(model: RecurrentActorCritic, config: Config, layout: Trial
             f"RL² one (algo in {ALGO_NAMES})")
     expected = model_spec(layout, config.hidden_size, config.separate_value, config.input_embedding)
     if spec != expected:
-        diff = {k: (spec.get(k), v) for k, v in expected.items() if spec.get(k) != v}
         raise CheckpointError(
             f"init_from {config.init_from!r} holds a different network than this run's: "
-            + ", ".join(f"{k} {a!r} there, {b!r} here" for k, (a, b) in diff.items()))
+            + describe_differences(spec, expected))
     model.load_state_dict(ckpt.state["model"])
 
 

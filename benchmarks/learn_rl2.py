@@ -47,7 +47,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from baselines import rl2  # noqa: E402
-from baselines.common.config import apply_overrides  # noqa: E402
+from baselines.common.config import apply_overrides, describe_differences  # noqa: E402
 
 PROBLEMS = {
     # name: (env id, config overrides, anchor or None, paper figure text)
@@ -82,11 +82,9 @@ def resume_run(run: rl2.Run, run_dir: Path) -> int:
     except CheckpointError as exc:
         print(f"--resume: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-    mine = dataclasses.asdict(run.config)
-    diff = {k: (v, mine.get(k)) for k, v in ckpt.config.items()
-            if k not in RESUMABLE_CHANGES and mine.get(k) != v}
-    if diff:
-        changes = ", ".join(f"{k} {a!r} there, {b!r} here" for k, (a, b) in diff.items())
+    changes = describe_differences(ckpt.config, dataclasses.asdict(run.config),
+                                   ignore=RESUMABLE_CHANGES)
+    if changes:
         print(f"--resume: the run in {run_dir} was trained with another config: {changes}",
               file=sys.stderr)
         raise SystemExit(2)

@@ -88,3 +88,17 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
 def config_to_json(config: Any) -> str:
     """The config as pretty JSON (for ``config.json`` in the run directory)."""
     return json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True) + "\n"
+
+
+def describe_differences(
+    saved: Mapping[str, Any], current: Mapping[str, Any], ignore: tuple[str, ...] = ()
+) -> str:
+    """``"key saved there, current here, ..."`` for every key of ``current`` (outside ``ignore``)
+    whose value differs in ``saved``; ``""`` if none does. Error messages use it to say how a
+    checkpoint differs from the run that wants to use it.
+
+    >>> describe_differences({"lr": 0.001, "seed": 0}, {"lr": 0.1, "seed": 0})
+    'lr 0.001 there, 0.1 here'
+    """
+    return ", ".join(f"{k} {saved.get(k)!r} there, {v!r} here" for k, v in current.items()
+                     if k not in ignore and saved.get(k) != v)
