@@ -36,6 +36,25 @@ from krazy_gym.tasks import Task, TaskEnvMixin, TaskFamily
 CORNERS: tuple[tuple[float, float], ...] = ((-2.0, -2.0), (2.0, -2.0), (-2.0, 2.0), (2.0, 2.0))
 
 
+def planar_distance(delta: np.ndarray) -> np.ndarray:
+    """Euclidean length of the 2-vectors in the last axis of ``delta``, the same bits on every
+    machine and for every batch shape.
+
+    ``sqrt(dx*dx + dy*dy)`` is three correctly rounded IEEE operations done element by element,
+    so it cannot depend on the CPU. ``np.linalg.norm`` of a 1-D array is ``sqrt(dot(x, x))``,
+    whose BLAS kernel fuses multiply and add on some CPUs and not on others, and with an ``axis``
+    it is another code path again: the two can disagree in the last bit, which once made
+    PointCorner's ``distance <= nearest`` test (the goal is the nearest corner) fail at random on
+    Intel AVX-512 machines. ``np.hypot`` comes from the C library, which may differ between systems.
+
+    >>> float(planar_distance(np.array([3.0, 4.0])))
+    5.0
+    """
+    dx = delta[..., 0]
+    dy = delta[..., 1]
+    return np.sqrt(dx * dx + dy * dy)
+
+
 def _check_goal(goal: tuple) -> None:
     if len(goal) != 2 or not all(
         isinstance(g, (int, float)) and not isinstance(g, bool) for g in goal
@@ -156,7 +175,7 @@ class Navigation2DEnv(_PointEnv):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         _, pos = self._move(action)
         delta = pos - self._goal
-        distance = float(np.hypot(delta[0], delta[1]))
+        distance = float(planar_distance(delta))
         terminated = bool(np.all(np.abs(delta) < self.success_tolerance))
         return self._obs(), -distance, terminated, False, {"distance": distance}
 
@@ -186,8 +205,11 @@ class PointCornerEnv(_PointEnv):
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         prev, pos = self._move(action)
-        distance = float(np.linalg.norm(pos - self._goal))
-        nearest = float(np.min(np.linalg.norm(self._corners - pos, axis=1)))
-        live = bool(np.abs(pos).sum() >= self.start_radius and distance <= nearest)
-        reward = float(np.linalg.norm(prev - self._goal)) - distance if live else 0.0
+        # The goal is one of the corners and both distances come from planar_distance (whose
+        # squares ignore the sign of the difference), so when the goal is the nearest corner
+        # ``distance == nearest`` exactly.
+        distance = float(planar_distance(pos - self._goal))
+        nearest = float(planar_distance(self._corners - pos).min())
+        live = bool(abs(pos[0]) + abs(pos[1]) >= self.start_radius and distance <= nearest)
+        reward = float(planar_distance(prev - self._goal)) - distance if live else 0.0
         return self._obs(), reward, False, False, {"distance": distance, "in_goal_region": live}

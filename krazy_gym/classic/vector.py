@@ -40,7 +40,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from krazy_gym.classic.bandit import BanditEnv
-from krazy_gym.classic.navigation import Navigation2DEnv, PointCornerEnv
+from krazy_gym.classic.navigation import Navigation2DEnv, PointCornerEnv, planar_distance
 from krazy_gym.classic.tabular_mdp import TabularMDPEnv
 from krazy_gym.tasks import Task
 from krazy_gym.vector_tasks import PerEnvTasksMixin
@@ -276,7 +276,7 @@ class Navigation2DVectorEnv(_PointVectorEnv):
     def _step(self, actions):
         self._move(actions)
         delta = self._pos - self._goal
-        distance = np.hypot(delta[:, 0], delta[:, 1])
+        distance = planar_distance(delta)
         terminated = (np.abs(delta) < Navigation2DEnv.success_tolerance).all(axis=1)
         return -distance, terminated, {"distance": distance}
 
@@ -299,24 +299,13 @@ class PointCornerVectorEnv(_PointVectorEnv):
     def _step(self, actions):
         prev = self._move(actions)
         pos, goal = self._pos, self._goal
-        distance = _vector_norm(pos - goal)
-        nearest = _axis_norm(self._corners[None] - pos[:, None]).min(axis=1)
-        live = (np.abs(pos).sum(axis=1) >= PointCornerEnv.start_radius) & (distance <= nearest)
-        reward = np.where(live, _vector_norm(prev - goal) - distance, 0.0)
+        distance = planar_distance(pos - goal)
+        nearest = planar_distance(self._corners[None] - pos[:, None]).min(axis=1)
+        l1 = np.abs(pos[:, 0]) + np.abs(pos[:, 1])  # the single env's sum, in its order
+        live = (l1 >= PointCornerEnv.start_radius) & (distance <= nearest)
+        reward = np.where(live, planar_distance(prev - goal) - distance, 0.0)
         return reward, np.zeros(self.num_envs, dtype=np.bool_), {
             "distance": distance, "in_goal_region": live}
-
-
-def _vector_norm(x: np.ndarray) -> np.ndarray:
-    """``np.linalg.norm(row)`` of every row, bit for bit: for a 1-D array numpy takes the square
-    root of ``dot(row, row)``, whose BLAS kernel may fuse multiply and add; ``vecdot`` runs the
-    same dot kernel per row (a plain sum of squares differs in the last bit for ~8% of rows)."""
-    return np.sqrt(np.vecdot(x, x))
-
-
-def _axis_norm(x: np.ndarray) -> np.ndarray:
-    """``np.linalg.norm(x, axis=-1)``, bit for bit: with an axis numpy sums the squares."""
-    return np.sqrt(np.add.reduce(x * x, axis=-1))
 
 
 __all__ = [

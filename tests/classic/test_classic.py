@@ -225,6 +225,35 @@ def test_point_corner_reward_is_progress_inside_goal_quadrant_only():
     assert reward == 0.0 and not info["in_goal_region"]
 
 
+@pytest.mark.parametrize("goal", CORNERS)
+def test_point_corner_reward_region_is_exactly_the_goals_quadrant(goal):
+    """Analytic: the nearest of the corners (±2, ±2) is the one in the point's quadrant, so the
+    reward is live iff the point is in the goal's (open) quadrant and at L1 distance >= 0.5.
+    A last-bit difference between two ways of computing the goal distance once made this fail
+    on some CPUs (the region shrank at random); random walks visit every quadrant."""
+    env = gym.make("KrazyGym/PointCorner-v0")
+    vec = gym.make_vec("KrazyGym/PointCorner-v0", num_envs=1)
+    task = PointCornerTask(family="PointCorner", split="train", index=0, goal=goal)
+    rng = np.random.default_rng(1)
+    live_steps = 0
+    for episode in range(20):  # 99 steps each: the 100th would move the vector info to final_info
+        env.reset(seed=episode, options={"task": task})
+        vec.reset(seed=episode, options={"task": [task]})
+        for _ in range(99):
+            action = rng.uniform(-0.2, 0.2, size=2).astype(np.float32)
+            _, reward, _, _, info = env.step(action)
+            _, vreward, _, _, vinfo = vec.step(action[None])
+            pos = env.unwrapped._pos
+            expected = bool(
+                np.sign(pos[0]) == np.sign(goal[0]) and np.sign(pos[1]) == np.sign(goal[1])
+                and abs(pos[0]) + abs(pos[1]) >= 0.5
+            )
+            assert info["in_goal_region"] == expected == bool(vinfo["in_goal_region"][0]), pos
+            assert vreward[0] == reward  # the vector env's arithmetic is the single env's
+            live_steps += expected
+    assert 0 < live_steps < 20 * 99  # the walks were was in and out of the region
+
+
 def test_point_corner_tasks_are_the_four_corners():
     env = PointCornerEnv()
     assert env.task_family.splittable is False  # four tasks cannot be split train/test
