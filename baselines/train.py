@@ -63,7 +63,7 @@ from typing import Any
 
 from baselines.common.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 from baselines.common.config import ConfigError, apply_overrides, config_from_dict
-from baselines.common.logger import atomic_write_bytes
+from krazy_gym.atomic_io import write_bytes_atomic
 
 #: CLI name -> (module, config overrides that select the variant)
 ALGOS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -187,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         from baselines.common.config import config_to_json
 
-        atomic_write_bytes(out / "config.json", config_to_json(config).encode())
+        write_bytes_atomic(out / "config.json", config_to_json(config).encode())
         module.train(config, out, resume=args.resume)
     except (UsageError, ConfigError, CheckpointError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)

@@ -31,8 +31,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from baselines.common.checkpoint import load_checkpoint  # noqa: E402
-from baselines.common.logger import atomic_write_bytes, read_progress  # noqa: E402
+from baselines.common.logger import read_progress  # noqa: E402
 from baselines.train import main as train_main  # noqa: E402
+from krazy_gym.atomic_io import write_bytes_atomic  # noqa: E402
 
 # two-sided 95% Student-t quantiles by degrees of freedom
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
@@ -99,7 +100,7 @@ def summarize(root: Path, algos: list[str], seeds: list[int], window: int, env: 
             np.array([[r["post_return"] for r in run[:iters]] for run in runs]),
         )
     _plot(root / "learning_curves.png", curves, env)
-    atomic_write_bytes(root / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+    write_bytes_atomic(root / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     return summary
 
 
@@ -129,7 +130,7 @@ def _plot(path: Path, curves: dict, env: str) -> None:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    atomic_write_bytes(path, buf.getvalue())
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def main(argv: list[str] | None = None) -> int:

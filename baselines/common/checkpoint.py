@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from krazy_gym.atomic_io import atomic_output
 
 #: file name of the latest checkpoint inside a run directory
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -113,17 +114,8 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> Path:
     target = checkpoint_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format_version": FORMAT_VERSION, **dataclasses.asdict(ckpt)}
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_output(target) as tmp:
+        torch.save(payload, tmp)
     return target
 
 

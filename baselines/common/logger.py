@@ -22,27 +22,14 @@ import csv
 import io
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from krazy_gym.atomic_io import write_bytes_atomic
+
 CSV_NAME = "progress.csv"
 PNG_NAME = "learning_curve.png"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory + ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def read_progress(path: str | os.PathLike[str]) -> list[dict[str, float]]:
@@ -100,7 +87,7 @@ class RunLogger:
         writer.writeheader()
         for r in self.rows:
             writer.writerow({k: (int(v) if k == "iteration" else repr(v)) for k, v in r.items()})
-        atomic_write_bytes(self.csv_path, buf.getvalue().encode())
+        write_bytes_atomic(self.csv_path, buf.getvalue().encode())
         if self._writer is not None:
             for k, v in metrics.items():
                 self._writer.add_scalar(k, float(v), iteration)
@@ -145,5 +132,5 @@ def plot_learning_curve(
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     out = Path(png_path)
-    atomic_write_bytes(out, buf.getvalue())
+    write_bytes_atomic(out, buf.getvalue())
     return out

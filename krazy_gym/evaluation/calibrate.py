@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from krazy_gym.atomic_io import write_text_atomic
 
 CALIBRATION_SEEDS = 5
 RANDOM_AGENT = "krazy_gym.evaluation.agents:random_agent"
@@ -96,10 +97,7 @@ def write_scores(scores: dict[str, float]) -> None:
         "}",
         "",
     ]
-    fd, tmp = tempfile.mkstemp(dir=SCORES_PATH.parent, prefix=".random_scores.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
-    os.replace(tmp, SCORES_PATH)
+    write_text_atomic(SCORES_PATH, "\n".join(lines))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,28 +13,20 @@ purple lock, yellow key, magenta teleporter, orange energy; the agent is the whi
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from krazy_gym.atomic_io import atomic_output
 from krazy_gym.krazy_world.render import board_image
 from krazy_gym.krazy_world.task import KrazyWorldTask
 
 
 def _atomic_save(image_or_frames, path: str | os.PathLike, **save_kwargs) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         image_or_frames.save(tmp, **save_kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def save_board_png(task: KrazyWorldTask, path: str | os.PathLike, cell_px: int = 24) -> Path:
