@@ -6,9 +6,13 @@ score-function term: the log-likelihood of the pre-update actions, weighted by h
 adapted policy then did on that task (post-update return, standardised over the meta-batch),
 times ``exploration_weight`` λ:
 
-    J_E-MAML(θ) = J_MAML(θ) + λ · mean_k R̂_k · mean_t log π_θ(a_t|s_t)   (pre-update steps of task k)
+    J_E-MAML(θ) = J_MAML(θ) + λ · mean_k w_k · mean_t log π_θ(a_t|s_t)   (pre-update steps of task k)
 
-(:func:`baselines.common.objectives.emaml_exploration_term`, as in ProMP's implementation).
+(:func:`baselines.common.objectives.emaml_exploration_term`). By default ``w_k`` is computed as
+ProMP's E-MAML does (post-update step rewards standardised over the whole batch, then averaged
+per task: ``exploration_weighting="promp"``); ``"task_return"`` standardises each task's mean
+post-update episode return over the tasks instead, about 4x larger weights
+(:func:`~baselines.common.objectives.emaml_task_weights`). λ = ``exploration_weight``.
 The outer step is VPG (Adam) or TRPO, exactly as in :mod:`baselines.maml`.
 
 Train: ``python -m baselines.train --algo emaml-trpo --env KrazyGym/KrazyWorld-Easy-v0 --out runs/x``.
@@ -25,7 +29,12 @@ import torch
 
 from baselines import maml
 from baselines.common.meta_learning import paper_settings, run_training
-from baselines.common.objectives import Batch, emaml_exploration_term
+from baselines.common.objectives import (
+    EXPLORATION_WEIGHTINGS,
+    Batch,
+    emaml_exploration_term,
+    emaml_task_weights,
+)
 
 ALGO_NAMES = ("emaml-vpg", "emaml-trpo")
 
@@ -35,8 +44,20 @@ class Config(maml.Config):
     """E-MAML settings: MAML's plus the exploration weight."""
 
     algo: str = "emaml-trpo"
-    #: λ, weight of the exploration term
+    #: λ, weight of the exploration term in the meta-objective J_MAML + λ · term
     exploration_weight: float = 1.0
+    #: how the tasks' exploration weights are computed: "promp" (ProMP's E-MAML: standardised
+    #: post-update step rewards averaged per task) or "task_return" (standardised mean
+    #: post-update episode return per task; ~4x larger)
+    exploration_weighting: str = "promp"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.exploration_weighting not in EXPLORATION_WEIGHTINGS:
+            raise ValueError(
+                f"config exploration_weighting must be one of {EXPLORATION_WEIGHTINGS}, "
+                f"got {self.exploration_weighting!r}"
+            )
 
     @classmethod
     def paper(cls, env_id: str) -> Config:
@@ -54,8 +75,13 @@ class EMAML(maml.MAML):
         data = pre[0]
         info = self.policy.dist_info(theta, data["obs"])
         logp = self.policy.log_prob(info, data["actions"])
-        term = emaml_exploration_term(logp, data["mask"], post["episode_returns"].mean(-1))
-        return self.config.exploration_weight * term
+        weights = emaml_task_weights(
+            post["rewards"], post["mask"], post["episode_returns"].mean(-1),
+            self.config.exploration_weighting,
+        )
+        term = emaml_exploration_term(logp, data["mask"], weights)
+        return self.config.exploration_weight * term + super().extra_objective(
+            pre, post, differentiable)
 
 
 def train(config: Config, out_dir: Path, resume: bool = False) -> None:

@@ -101,8 +101,9 @@ class MAML(GradientMetaLearner):
         return objective, kl, params
 
     def extra_objective(self, pre: list[Batch], post: Batch, differentiable: bool) -> torch.Tensor:
-        """Added to the meta-objective; 0 for MAML (E-MAML overrides it)."""
-        return torch.zeros(())
+        """Added to the meta-objective: the pre-update entropy bonus (0 unless
+        ``pre_entropy_coef`` > 0); E-MAML adds its exploration term."""
+        return self.entropy_bonus(pre, differentiable)
 
     def outer_update(self, pre: list[Batch], post: Batch) -> dict[str, float]:
         cfg = self.config

@@ -122,6 +122,7 @@ class ProMP(GradientMetaLearner):
                 for old, p, b in zip(old_infos[:-1], params[:-1], pre)
             ]
         )
+        objective = objective + self.entropy_bonus(pre, differentiable=True)
         if cfg.objective == "promp":
             coeffs = torch.as_tensor(self.kl_coeffs, dtype=inner_kls.dtype)
             return -objective + (coeffs * inner_kls).mean(), inner_kls

@@ -24,6 +24,7 @@ from baselines.common.advantages import (  # noqa: E402
 from baselines.common.objectives import (  # noqa: E402
     adapt,
     emaml_exploration_term,
+    emaml_task_weights,
     inner_objective,
     masked_mean,
     ratio_surrogate,
@@ -225,7 +226,8 @@ def test_emaml_term_raises_likelihood_of_pre_update_actions_that_adapted_well():
 
     before = mean_logp().detach()
     info = pol.dist_info(pol.parameters_dict(), pre["obs"])
-    term = emaml_exploration_term(pol.log_prob(info, pre["actions"]), pre["mask"], post_returns)
+    weights = emaml_task_weights(torch.zeros(K, N), pre["mask"], post_returns, "task_return")
+    term = emaml_exploration_term(pol.log_prob(info, pre["actions"]), pre["mask"], weights)
     grads = torch.autograd.grad(term, list(pol.parameters()))
     with torch.no_grad():
         for p, g in zip(pol.parameters(), grads):
@@ -235,10 +237,53 @@ def test_emaml_term_raises_likelihood_of_pre_update_actions_that_adapted_well():
     assert after[1] < before[1]
     # with equal post-update returns the term carries no signal
     info = pol.dist_info(pol.parameters_dict(), pre["obs"])
-    flat = emaml_exploration_term(
-        pol.log_prob(info, pre["actions"]), pre["mask"], torch.ones(2, dtype=torch.float64)
-    )
+    equal = emaml_task_weights(torch.zeros(K, N), pre["mask"], torch.ones(2), "task_return")
+    flat = emaml_exploration_term(pol.log_prob(info, pre["actions"]), pre["mask"], equal)
     assert all(float(g.abs().max()) == 0 for g in torch.autograd.grad(flat, list(pol.parameters())))
+
+
+def test_emaml_promp_weights_and_term_gradient_match_an_independent_computation():
+    """ProMP's E-MAML, recomputed as its code does it: the real post-update step rewards of all
+    tasks concatenated, standardised with np.mean/np.std, averaged per task (adj_avg_rewards);
+    the term's gradient is mean_k w_k · (1/n_k) Σ_t ∇ log π(a_t|s_t), summed step by step."""
+    pol = _policy("gaussian")
+    pre = _batch(pol, 11)
+    g = torch.Generator().manual_seed(3)
+    post_rewards = torch.randn(K, N, generator=g, dtype=torch.float64) * 2 + 1
+    post_mask = torch.ones(K, N, dtype=torch.float64)
+    post_mask[0, -3:] = 0.0  # padded steps must not count
+    post_rewards[0, -3:] = 100.0  # (and their values must not matter)
+    weights = emaml_task_weights(post_rewards, post_mask, torch.zeros(K), "promp")
+
+    real = [post_rewards[k][post_mask[k] > 0].numpy() for k in range(K)]
+    everything = np.concatenate(real)
+    mu, sd = everything.mean(), everything.std()
+    expected = np.array([((r - mu) / (sd + 1e-8)).mean() for r in real])
+    np.testing.assert_allclose(weights.numpy(), expected, rtol=1e-12)
+    assert np.all(np.abs(expected) < 1)  # per-step standardisation: small task weights
+
+    info = pol.dist_info(pol.parameters_dict(), pre["obs"])
+    term = emaml_exploration_term(pol.log_prob(info, pre["actions"]), pre["mask"], weights)
+    grads = torch.autograd.grad(term, list(pol.parameters()))
+    reference = [torch.zeros_like(p) for p in pol.parameters()]
+    for k in range(K):
+        n_k = int(pre["mask"][k].sum())
+        for t in range(n_k):
+            one = pol.dist_info(pol.parameters_dict(), pre["obs"][k, t][None])
+            logp = pol.log_prob(one, pre["actions"][k, t][None]).sum()
+            for acc, gr in zip(reference, torch.autograd.grad(logp, list(pol.parameters()))):
+                acc += float(expected[k]) / n_k / K * gr
+    for got, want in zip(grads, reference):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)  # float64, other order
+
+
+def test_emaml_task_return_weights_are_standardised_mean_returns_and_bad_names_fail():
+    returns = torch.tensor([3.0, 1.0, -1.0])
+    w = emaml_task_weights(torch.zeros(3, 2), torch.ones(3, 2), returns, "task_return")
+    r = returns.numpy()
+    np.testing.assert_allclose(w.numpy(), (r - r.mean()) / (r.std() + 1e-8), rtol=1e-6)
+    with pytest.raises(ValueError, match="exploration_weighting must be one of"):
+        emaml_task_weights(torch.zeros(3, 2), torch.ones(3, 2), returns, "stadie")
 
 
 def test_batched_inner_step_equals_per_task_inner_steps():
