@@ -66,7 +66,8 @@ def export_text(db: str | os.PathLike[str], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(leaderboard_rows(db, details=True), indent=1, sort_keys=True) + "\n"
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    # RFC 4180 line ends: a cell holding "\r" or "\n" is then always quoted
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in leaderboard_rows(db):
         writer.writerow({

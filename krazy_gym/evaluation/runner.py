@@ -105,16 +105,23 @@ def _agent_failure(label: str, method: str, where: str, exc: BaseException) -> A
 # -- per-call timeout (worker processes) --------------------------------------------------------
 
 
+def hard_limit(seconds: float) -> float:
+    """Seconds after which an agent call that ``agent_timeout=seconds`` could not interrupt
+    ends its worker process."""
+    return 2 * seconds + 2.0
+
+
 class _Watchdog:
     """Interrupts an agent call that runs longer than ``seconds`` (in a worker process).
 
     Agent calls are wrapped by :meth:`guard`, which records when the call started. A daemon
     thread polls that time; when a call is over time it sends ``SIGUSR1`` to the main thread,
     whose handler raises :class:`AgentTimeout` inside the call (a blocking sleep or wait is
-    interrupted too). If the call still has not returned after a grace period (compiled code
-    that never returns to the interpreter), the worker process exits with
-    :data:`TIMEOUT_EXIT_CODE` after writing the reason to stderr; the parent then reports the
-    dead worker. POSIX only; runs only in worker processes, never in the caller's process.
+    interrupted too). Compiled code that holds the GIL and never returns to the interpreter
+    cannot be interrupted (nor can the thread run): for it each call also arms a kernel
+    timer, ``setitimer(ITIMER_REAL)`` with ``SIGALRM`` at its default action, which ends the
+    worker process after :func:`hard_limit` seconds; the parent then reports the dead
+    worker. POSIX only; runs only in worker processes, never in the caller's process.
     """
 
     def __init__(self, seconds: float) -> None:
@@ -125,6 +132,7 @@ class _Watchdog:
         self.method = ""
         self._main = threading.main_thread().ident
         signal.signal(signal.SIGUSR1, self._raise)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the hard limit ends the process
         threading.Thread(target=self._watch, name="krazy-gym-agent-timeout", daemon=True).start()
 
     def _raise(self, signum, frame) -> None:
@@ -133,13 +141,18 @@ class _Watchdog:
 
     def guard(self, method: str, fn: Callable) -> Callable:
         """``fn`` with its running time watched."""
+        import signal
+
+        setitimer, real = signal.setitimer, signal.ITIMER_REAL
 
         def call(*args, **kwargs):
             self.method = method
             self.started = time.monotonic()
+            setitimer(real, hard_limit(self.seconds))
             try:
                 return fn(*args, **kwargs)
             finally:
+                setitimer(real, 0)
                 self.started = None
 
         return call
@@ -148,25 +161,16 @@ class _Watchdog:
         import signal
 
         poll = min(0.1, self.seconds / 4)
+        signalled = None
         while True:
             time.sleep(poll)
             started = self.started
-            if started is None or time.monotonic() - started <= self.seconds:
+            if started is None or started is signalled or time.monotonic() - started <= self.seconds:
                 continue
+            signalled = started  # once per call
             signal.pthread_kill(self._main, signal.SIGUSR1)
-            grace = time.monotonic() + max(2.0, self.seconds)
-            while self.started is started and time.monotonic() < grace:
-                time.sleep(poll)
-            if self.started is started:  # stuck where no signal handler can run
-                os.write(2, (
-                    f"krazy-gym: agent {self.method}() did not return within {self.seconds:g} s "
-                    "(--agent-timeout) and could not be interrupted; stopping this worker\n"
-                ).encode())
-                os._exit(TIMEOUT_EXIT_CODE)
 
 
-#: Exit code of a worker process stopped by the agent-timeout watchdog.
-TIMEOUT_EXIT_CODE = 70
 _WATCHDOG: list[_Watchdog] = []  # at most one per (worker) process
 
 
@@ -1071,7 +1075,8 @@ def _dispatch(bench, factory, todo, label, workers, engine, ray_address, done, c
                 except BrokenProcessPool as exc:
                     hint = (
                         f" (an agent call that exceeds --agent-timeout {agent_timeout:g} s and "
-                        "cannot be interrupted stops its worker; see the message above)"
+                        "cannot be interrupted, e.g. a loop in compiled code, ends its worker "
+                        f"after {hard_limit(agent_timeout):g} s)"
                         if agent_timeout is not None else ""
                     )
                     raise EvaluationError(
