@@ -5,6 +5,11 @@ standard library. The discipline that keeps the file intact:
 
 * **Readers never create or change anything.** ``show``/``render``/``export`` open the file
   read-only (``mode=ro`` URI); a missing database is an error, not a new empty file.
+* **A new database only on request, and only whole.** A missing ``--db`` (file or directory)
+  is an error unless ``create`` (``submit --create``); a new database is built in a
+  temporary file next to it and hard-linked into place once its first row is committed, so
+  a refused first submission leaves no file, and concurrent creators never clobber each
+  other (the loser of the link joins the winner's file).
 * **One write transaction per submission.** :func:`insert_submission` runs ``BEGIN IMMEDIATE``
   (takes the write lock up front, so two submitters never both read "not a duplicate" and then
   race), creates the schema when the file is new, checks for a duplicate, inserts the row and
@@ -18,7 +23,7 @@ standard library. The discipline that keeps the file intact:
 Columns hold what the leaderboard needs to rank and audit a submission: the benchmark (name
 and hash), the agent (name and factory), the sha256 of the canonical results content and the
 :func:`run_key` of the raw run (both ``UNIQUE``: the same file, or the same returns re-sealed
-with other metadata, can be stored once), provenance, the raw returns array (float64
+with other metadata or spelled otherwise, can be stored once), provenance, the raw returns array (float64
 little-endian bytes plus its shape), the aggregates *recomputed here* from that array, the
 verified flag and the submission time (UTC, ISO 8601).
 """
