@@ -275,6 +275,10 @@ def _previous_render(out: Path, force: bool) -> list[str]:
         if not out.parent.is_dir():
             raise ValueError(f"--out {out}: directory {out.parent} does not exist")
         return []
+    for name in ("index.html", "static", "plots", MARKER):  # never write through a link
+        if os.path.islink(out / name):
+            raise ValueError(f"--out {out}: {name} is a symbolic link; render writes only real "
+                             "files and directories (even with --force)")
     marker = out / MARKER
     previous: list[str] | None = None
     if marker.is_file() and not marker.is_symlink():

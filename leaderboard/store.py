@@ -306,6 +306,9 @@ def check_target(path: str | os.PathLike[str], create: bool = False) -> None:
     if path.is_dir():
         raise StoreError(f"--db {path} is a directory; pass the path of the database file")
     if path.exists():
+        if not path.is_file():
+            raise StoreError(f"--db {path} is not a regular file (a FIFO or device?); pass the "
+                             "path of the database file")
         return
     if not create:
         where = "" if path.parent.is_dir() else f" (and directory {path.parent} does not exist)"

@@ -361,6 +361,11 @@ def headline(aggregates: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def _batch_size(data: dict[str, Any]) -> int | None:
+    value = (data.get("run") or {}).get("batch_size")
+    return None if value is None else int(value)  # (the schema allows 25.0 for 25)
+
+
 def load_submission(path: str | os.PathLike[str], *, prescribed_seeds: bool = True) -> NewSubmission:
     """Run every check on a results file and build the row to store (nothing is written).
 
@@ -398,5 +403,5 @@ def load_submission(path: str | os.PathLike[str], *, prescribed_seeds: bool = Tr
         provenance=data.get("provenance", {}),
         results_created=str(data.get("created", "")),
         document=json.dumps(data, sort_keys=True, separators=(",", ":")),
-        batch_size=(data.get("run") or {}).get("batch_size"),
+        batch_size=_batch_size(data),
     )

@@ -379,6 +379,27 @@ def test_render_refuses_a_foreign_directory_unless_forced(ranked_db, tmp_path, c
     assert (site / "plots" / "holiday.png").is_file()
 
 
+def test_render_never_writes_through_a_symlinked_subdirectory(ranked_db, tmp_path, capsys):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "static").symlink_to(elsewhere, target_is_directory=True)
+    assert main(["render", "--db", str(ranked_db), "--out", str(site), "--force"]) == 2
+    assert "static is a symbolic link" in capsys.readouterr().err
+    assert list(elsewhere.iterdir()) == [] and sorted(p.name for p in site.iterdir()) == ["static"]
+
+
+def test_a_db_that_is_a_fifo_or_directory_is_refused(results_files, tmp_path, capsys):
+    os.mkfifo(tmp_path / "fifo.db")
+    (tmp_path / "dir.db").mkdir()
+    for db, phrase in ((tmp_path / "fifo.db", "is not a regular file"),
+                       (tmp_path / "dir.db", "is a directory")):
+        assert main(submit_argv(results_files["random"], db, "--create")) == 2
+        assert phrase in capsys.readouterr().err
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "fifo.db").st_mode)
+
+
 def test_render_into_a_file_or_a_missing_parent_is_refused(ranked_db, tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     for out, phrase in ((tmp_path / "file", "is not a directory"),
