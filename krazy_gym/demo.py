@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="directory for pictures, results, database and page")
     parser.add_argument("--benchmark", default="KrazyWorld-Easy",
                         help="harness benchmark to evaluate on (default: KrazyWorld-Easy)")
-    parser.add_argument("--seeds", type=int, default=3, help="evaluation seeds (default 3)")
+    parser.add_argument("--seeds", type=int, default=5,
+                        help="evaluation seeds 0..K-1 (default 5: the leaderboard ranks runs "
+                             "with at least 5 and lists 3-4 unranked)")
     parser.add_argument("--tasks", type=int, default=4, help="boards to draw (default 4)")
     parser.add_argument("--runs", type=Path, default=Path("runs"),
                         help="directory of trained baseline runs to evaluate too")
@@ -143,11 +145,17 @@ def main(argv: list[str] | None = None) -> int:
     db = out / "leaderboard.db"
     db.unlink(missing_ok=True)  # the demo's own database starts empty each run
     for path in results_paths:
-        res = api.submit(path, db=db)
+        try:
+            res = api.submit(path, db=db, create=True)
+        except api.SubmissionError as exc:  # e.g. --seeds below the benchmark's minimum
+            print(f"not submitted {path.name}: {exc}", file=sys.stderr)
+            continue
         print(f"submitted {path.name}: id {res.id}, {res.benchmark} · {res.agent}, "
               f"IQM {res.iqm:.3f} [{res.iqm_low:.3f}, {res.iqm_high:.3f}]")
+    if not db.exists():
+        return 0
     print(api.show(db))
-    index = api.render(db, out / "site")
+    index = api.render(db, out / "site", force=True)  # the demo's own output directory
     print(f"\nleaderboard page: {index}  (serve it with: python -m leaderboard serve "
           f"--dir {out / 'site'})")
     return 0

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from krazy_gym.evaluation.text import MAX_FACTORY_CHARS, plain_text
 from leaderboard import store
 from leaderboard.errors import SubmissionError
 
@@ -55,24 +55,50 @@ class SubmitResult:
     mean: float
     verified: bool
     verify_report: str | None
+    num_seeds: int = 0
+    rank_seeds: int = 0
+
+    @property
+    def ranked(self) -> bool:
+        """Whether the row has enough seeds to be ranked (else it is listed unranked)."""
+        return self.num_seeds >= self.rank_seeds
 
     def summary(self) -> str:
         text = (
-            f"accepted as submission #{self.id}: {self.agent} on {self.benchmark}, normalised "
-            f"IQM {self.iqm:.3f} [{self.iqm_low:.3f}, {self.iqm_high:.3f}], mean {self.mean:.3f}"
+            f"accepted as submission #{self.id}: {plain_text(self.agent)} on {self.benchmark}, "
+            f"normalised IQM {self.iqm:.3f} [{self.iqm_low:.3f}, {self.iqm_high:.3f}], mean "
+            f"{self.mean:.3f}"
         )
+        if not self.ranked:
+            text += (f"\nlisted unranked: {self.num_seeds} seeds, {self.benchmark} ranks runs "
+                     f"with {self.rank_seeds} or more (seeds 0..{self.rank_seeds - 1})")
         if self.verify_report:
             text += f"\n{self.verify_report}"
         return text
 
 
+def check_verify_factory(sub: store.NewSubmission, factory_spec: str) -> None:
+    """``--verify`` must name the factory the file records: verified means *this* factory
+    on *these* seeds produced *these* returns (:class:`SubmissionError` ``verify`` if not)."""
+    if factory_spec != sub.agent_factory:
+        raise SubmissionError(
+            "verify",
+            f"--verify {plain_text(factory_spec, MAX_FACTORY_CHARS)!r} is not the factory the "
+            f"file records ({plain_text(sub.agent_factory, MAX_FACTORY_CHARS)!r}); verification "
+            "re-runs the recorded factory on the prescribed seeds — pass --verify "
+            f"{plain_text(sub.agent_factory, MAX_FACTORY_CHARS)} (or submit without --verify)",
+        )
+
+
 def verify_scores(sub: store.NewSubmission, factory_spec: str) -> tuple[bool, str]:
     """Re-run ``factory_spec`` through the harness on the submission's benchmark and seeds.
 
-    The run uses the submitted file's batch size (``run.batch_size``) when it records one.
+    The seeds are the submission's (the prescribed ``0..K-1``); the run uses the submitted
+    file's batch size (``run.batch_size``) when it records one.
 
-    Returns ``(matches, report)``: whether every seed × task score of the re-run equals the
-    submitted one (within :data:`VERIFY_RTOL`/:data:`VERIFY_ATOL`), and a one-line report.
+    Returns ``(matches, report)``: whether the re-run agent has the submitted name and every
+    seed × task score of the re-run equals the submitted one (within
+    :data:`VERIFY_RTOL`/:data:`VERIFY_ATOL`), and a one-line report.
     """
     from krazy_gym.evaluation.benchmarks import get_benchmark
     from krazy_gym.evaluation.metrics import task_scores
@@ -80,10 +106,15 @@ def verify_scores(sub: store.NewSubmission, factory_spec: str) -> tuple[bool, st
 
     bench = get_benchmark(sub.benchmark_name)
     # the batch size shapes an agent's random stream, so re-run with the submitted one
-    batch_size = json.loads(sub.document).get("run", {}).get("batch_size")
     rerun = evaluate(
-        factory_spec, bench, seeds=list(sub.seeds), batch_size=batch_size, progress=False
+        factory_spec, bench, seeds=list(sub.seeds), batch_size=sub.batch_size, progress=False
     )
+    if rerun["agent"]["name"] != sub.agent_name:
+        return False, (
+            f"verification FAILED: the re-run agent of {factory_spec} is named "
+            f"{plain_text(rerun['agent']['name'])!r}, the file says {plain_text(sub.agent_name)!r}; "
+            "the row is stored unverified"
+        )
     rerun_returns = np.asarray(rerun["returns"], dtype=np.float64)
     if rerun_returns.shape != sub.returns.shape:
         return False, (
@@ -106,20 +137,27 @@ def submit(
     path: str | os.PathLike[str],
     db: str | os.PathLike[str] | None = None,
     verify: str | None = None,
+    create: bool = False,
 ) -> SubmitResult:
     """Validate ``path``, recompute its aggregates and store it in one transaction.
 
-    With ``verify="pkg.module:factory"`` the agent is first re-run through the harness and the
-    row is marked verified only if the task scores match (a mismatch still stores the row,
-    unverified, and the report says why).
+    With ``verify="pkg.module:factory"`` — which must be the factory the file records — the
+    agent is first re-run through the harness on the file's (prescribed) seeds and the row is
+    marked verified only if the agent name and task scores match (a mismatch still stores the
+    row, unverified, and the report says why). ``create=True`` allows starting a new
+    database (and its directory); without it a missing ``db`` is an error.
 
     Raises:
         SubmissionError: the file failed a check (``error.check`` names it); the database is
-            unchanged.
-        store.StoreError: the database itself cannot be used.
+            unchanged (and a database that did not exist is not created).
+        store.StoreError: the database itself cannot be used (or is missing without
+            ``create``).
     """
     db = _db(db)
+    store.check_target(db, create)  # before any work: a mistyped --db fails fast
     sub = _load(path)
+    if verify is not None:
+        check_verify_factory(sub, verify)
     store.check_not_duplicate(db, sub)  # cheap, before a possibly long --verify
     report = None
     if verify is not None:
@@ -133,13 +171,21 @@ def submit(
             ) from exc
         sub = dataclasses.replace(sub, verified=ok, verified_factory=verify)
     submitted_at = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    new_id = store.insert_submission(db, sub, submitted_at)
+    new_id = store.insert_submission(db, sub, submitted_at, create=create)
     h = sub.headline
     return SubmitResult(
         id=new_id, sha256=sub.sha256, benchmark=sub.benchmark_name, agent=sub.agent_name,
         iqm=h["iqm"], iqm_low=h["iqm_low"], iqm_high=h["iqm_high"], mean=h["mean"],
-        verified=sub.verified, verify_report=report,
+        verified=sub.verified, verify_report=report, num_seeds=len(sub.seeds),
+        rank_seeds=rank_seeds(sub.benchmark_name),
     )
+
+
+def rank_seeds(benchmark_name: str) -> int:
+    """How many seeds a row of this benchmark needs to be ranked (see :mod:`leaderboard.render`)."""
+    from leaderboard.render import rank_seeds as _rank_seeds
+
+    return _rank_seeds(benchmark_name)
 
 
 def _load(path: str | os.PathLike[str]) -> store.NewSubmission:
@@ -154,8 +200,13 @@ def submissions(db: str | os.PathLike[str] | None = None) -> list[store.Submissi
 
 
 def show(db: str | os.PathLike[str] | None = None) -> str:
-    """The ranking per benchmark as a terminal table (what ``show`` prints)."""
-    from leaderboard.render import group_by_benchmark
+    """The ranking per benchmark as a terminal table (what ``show`` prints).
+
+    Every string from the database goes through :func:`plain_text` (control characters shown
+    as escapes, long names cut), whatever was stored. Unranked rows (fewer seeds than the
+    benchmark ranks) have rank ``-``; a verified row shows the factory that was re-run.
+    """
+    from leaderboard.render import group_by_benchmark, ranks
 
     groups = group_by_benchmark(store.list_submissions(_db(db)))
     if not groups:
@@ -165,20 +216,22 @@ def show(db: str | os.PathLike[str] | None = None) -> str:
     for name, rows in sorted(groups.items()):
         table = [header] + [
             (
-                str(rank),
-                s.agent_name,
+                "-" if rank is None else str(rank),
+                plain_text(s.agent_name),
                 f"{s.iqm:.3f} [{s.iqm_low:.3f}, {s.iqm_high:.3f}]",
                 f"{s.mean:.3f} [{s.mean_low:.3f}, {s.mean_high:.3f}]",
                 str(s.num_seeds),
-                "yes" if s.verified else "no",
-                s.submitted_at[:10],
+                f"yes ({plain_text(s.verified_factory, MAX_FACTORY_CHARS)})" if s.verified else "no",
+                plain_text(s.submitted_at[:10]),
             )
-            for rank, s in enumerate(rows, start=1)
+            for rank, s in zip(ranks(rows), rows)
         ]
         widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+        unranked = sum(r is None for r in ranks(rows))
+        note = f", {unranked} unranked (< {rank_seeds(name)} seeds)" if unranked else ""
         lines = [
-            f"{name}  (benchmark hash {rows[0].benchmark_hash[:12]}, {len(rows)} submission(s); "
-            "normalised scores)"
+            f"{plain_text(name)}  (benchmark hash {plain_text(rows[0].benchmark_hash[:12])}, "
+            f"{len(rows)} submission(s){note}; normalised scores)"
         ]
         for i, r in enumerate(table):
             lines.append("  ".join(c.rjust(w) if j in (0, 4) else c.ljust(w)
@@ -189,11 +242,20 @@ def show(db: str | os.PathLike[str] | None = None) -> str:
     return "\n\n".join(blocks)
 
 
-def render(db: str | os.PathLike[str] | None = None, out_dir: str | os.PathLike[str] = "site") -> Path:
-    """Write the static page for ``db`` into ``out_dir``; returns the path of index.html."""
+def render(
+    db: str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] = "site",
+    force: bool = False,
+) -> Path:
+    """Write the static page for ``db`` into ``out_dir``; returns the path of index.html.
+
+    ``out_dir`` must be new, empty or a directory this function rendered before (it holds
+    the marker file); ``force=True`` writes into any directory (still deleting only files a
+    previous render wrote). See :func:`leaderboard.render.render_site`.
+    """
     from leaderboard.render import render_site
 
-    return render_site(_db(db), out_dir)
+    return render_site(_db(db), out_dir, force=force)
 
 
 def export(
@@ -215,6 +277,6 @@ def serve(directory: str | os.PathLike[str] = "site", port: int = 8000, host: st
 
 
 __all__: list[Any] = [
-    "SubmissionError", "SubmitResult", "default_db", "export", "render", "serve", "show",
-    "submissions", "submit", "verify_scores",
+    "SubmissionError", "SubmitResult", "check_verify_factory", "default_db", "export",
+    "rank_seeds", "render", "serve", "show", "submissions", "submit", "verify_scores",
 ]

@@ -1,9 +1,9 @@
 """Command line: ``python -m leaderboard {submit,show,render,serve,export}``.
 
 Exit codes: 0 success; 2 bad input (a rejected results file, a bad option, a missing or
-foreign database: the message names the failed check and how to fix it, and the database is
-unchanged); 1 when ``submit --verify`` stored the row but the re-run did not reproduce the
-scores (the row stays unverified).
+foreign database, an output path that is not ours to write: the message names the failed
+check and how to fix it, and the database is unchanged); 1 when ``submit --verify`` stored
+the row but the re-run did not reproduce the scores (the row stays unverified).
 """
 
 from __future__ import annotations
@@ -40,15 +40,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--verify",
         metavar="PKG.MODULE:FACTORY",
-        help="re-run this agent factory through the harness; mark verified only if scores match",
+        help="re-run the factory the file records (must be this one) on its seeds; mark "
+             "verified only if the agent name and every task score match",
     )
+    p.add_argument("--create", action="store_true",
+                   help="allow starting a new database (and its directory) at --db")
 
     p = sub.add_parser("show", help="print the ranking per benchmark")
     _add_db(p)
 
     p = sub.add_parser("render", help="write the static HTML page")
     _add_db(p)
-    p.add_argument("--out", required=True, help="output directory (created if missing)")
+    p.add_argument("--out", required=True,
+                   help="output directory: new, empty or rendered before (created if missing)")
+    p.add_argument("--force", action="store_true",
+                   help="render into a non-empty directory that holds no earlier render")
 
     p = sub.add_parser("serve", help="render (unless --no-render) and serve the page on localhost")
     _add_db(p)
@@ -56,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one (default: 8000)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--no-render", action="store_true", help="serve --dir as it is")
+    p.add_argument("--force", action="store_true",
+                   help="render into a non-empty --dir that holds no earlier render")
 
     p = sub.add_parser("export", help="export the ranking as CSV or JSON")
     _add_db(p)
@@ -67,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "submit":
-        result = api.submit(args.results, db=args.db, verify=args.verify)
+        result = api.submit(args.results, db=args.db, verify=args.verify, create=args.create)
         print(result.summary())
         if args.verify is not None and not result.verified:
             return EXIT_UNVERIFIED
@@ -76,14 +84,14 @@ def _run(args: argparse.Namespace) -> int:
         print(api.show(db=args.db))
         return EXIT_OK
     if args.command == "render":
-        index = api.render(db=args.db, out_dir=args.out)
+        index = api.render(db=args.db, out_dir=args.out, force=args.force)
         print(f"wrote {index}")
         return EXIT_OK
     if args.command == "serve":
         if not 0 <= args.port <= 65535:
             raise ValueError(f"--port must be in 0..65535, got {args.port}")
         if not args.no_render:
-            api.render(db=args.db, out_dir=args.dir)
+            api.render(db=args.db, out_dir=args.dir, force=args.force)
         api.serve(args.dir, port=args.port, host=args.host)
         return EXIT_OK
     if args.command == "export":
@@ -107,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SubmissionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (StoreError, ValueError, FileNotFoundError, OSError) as exc:
+    except (StoreError, ValueError, OSError, OverflowError, RecursionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

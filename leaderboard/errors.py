@@ -6,9 +6,9 @@ from __future__ import annotations
 class SubmissionError(ValueError):
     """A results file failed one check. ``check`` names it; the message says how to fix it.
 
-    Checks: ``file``, ``size``, ``json``, ``schema_version``, ``returns``, ``schema``,
-    ``sha256``, ``benchmark``, ``benchmark.hash``, ``shape``, ``seeds``, ``duplicate``,
-    ``verify``.
+    Checks: ``file``, ``size``, ``json``, ``schema_version``, ``returns``, ``text``,
+    ``schema``, ``sha256``, ``benchmark``, ``benchmark.hash``, ``shape``, ``seeds``,
+    ``return_range``, ``duplicate``, ``verify``, ``values`` (a value the table refuses).
     """
 
     def __init__(self, check: str, message: str) -> None:

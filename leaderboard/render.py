@@ -7,12 +7,21 @@
     out_dir/plots/<benchmark>-iqm.png        normalised IQM and mean with 95% CIs (matplotlib)
     out_dir/plots/<benchmark>-adaptation.png mean return per episode of a task, per agent
     out_dir/plots/<benchmark>-scores.png     score distributions (rliable performance profiles)
+    out_dir/.krazy-leaderboard-site      marker: this directory is a rendered page (and which
+                                         files the render wrote)
+
+Outputs only where they belong: ``out_dir`` must be new, empty, or hold the marker of an
+earlier render; any other directory is refused unless ``force=True``. Only the files listed
+above are written, and the only files ever deleted are plots that an earlier render wrote
+(listed in its marker) and that are no longer on the page.
 
 Every file is written atomically (temporary file in the same directory, then ``os.replace``)
 and ``index.html`` last, so a browser or ``serve`` never sees a page that points at a plot not
-yet written; plots of benchmarks no longer on the page are removed afterwards.
-Everything shown comes from the database (scores recomputed at submission), so rendering
-needs neither the harness nor the benchmark definitions.
+yet written. Everything shown comes from the database (scores recomputed at submission);
+besides it rendering needs only each benchmark's ``rank_seeds`` rule (how many seeds a row
+needs to be ranked), with a default for benchmarks not installed here. Strings from results
+files are plain text everywhere: HTML-escaped with control characters made visible on the
+page, and drawn without mathtext (and without TeX) in the plots.
 """
 
 from __future__ import annotations
@@ -20,37 +29,31 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import io
+import json
 import os
 import re
-import tempfile
 from importlib import resources
 from pathlib import Path
 from string import Template
 
 import numpy as np
 
+from krazy_gym.evaluation.text import MAX_FACTORY_CHARS, matplotlib_literal, plain_text
 from leaderboard.store import Submission, list_submissions
 
 STATIC_FILES = ("leaderboard.js", "leaderboard.css")
+#: Name of the marker file that makes a directory a rendered leaderboard page.
+MARKER = ".krazy-leaderboard-site"
+_PLOT_FILE = re.compile(r"^plots/[A-Za-z0-9_.-]+\.png$")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary sibling file and ``os.replace``."""
+    """Write ``data`` to ``path`` via a temporary sibling file and ``os.replace`` (the
+    directory is created if missing; an existing non-regular ``path`` is never replaced)."""
+    from krazy_gym.evaluation.results import write_bytes_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_bytes_atomic(path, data)
 
 
 def slug(name: str) -> str:
@@ -58,14 +61,59 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "benchmark"
 
 
+def rank_seeds(benchmark_name: str) -> int:
+    """Seeds a row needs to be ranked: the installed benchmark's ``rank_seeds`` (the
+    :class:`~krazy_gym.evaluation.benchmarks.Benchmark` default if it is not installed)."""
+    from krazy_gym.evaluation.benchmarks import Benchmark, get_benchmark
+
+    try:
+        return get_benchmark(benchmark_name).rank_seeds
+    except (KeyError, ValueError, TypeError):
+        return Benchmark.__dataclass_fields__["rank_seeds"].default
+
+
 def group_by_benchmark(subs: list[Submission]) -> dict[str, list[Submission]]:
-    """Submissions per benchmark, each list ranked best first (IQM, then mean, then id)."""
+    """Submissions per benchmark, in display order: the ranked rows (at least
+    :func:`rank_seeds` seeds) best first (IQM, then mean, then id), then the unranked ones
+    in the same order."""
     groups: dict[str, list[Submission]] = {}
     for sub in subs:
         groups.setdefault(sub.benchmark_name, []).append(sub)
-    for rows in groups.values():
-        rows.sort(key=lambda s: (-s.iqm, -s.mean, s.id))
+    for name, rows in groups.items():
+        need = rank_seeds(name)
+        rows.sort(key=lambda s: (s.num_seeds < need, -s.iqm, -s.mean, s.id))
     return groups
+
+
+def ranks(rows: list[Submission]) -> list[int | None]:
+    """Rank of each row of one benchmark's :func:`group_by_benchmark` list (None: unranked)."""
+    if not rows:
+        return []
+    need = rank_seeds(rows[0].benchmark_name)
+    out: list[int | None] = []
+    for s in rows:
+        out.append(len(out) + 1 if s.num_seeds >= need else None)
+    return out
+
+
+def _label(rank: int | None, sub: Submission) -> str:
+    """A plot label: rank and agent name, drawn literally (no mathtext)."""
+    return f"{'#' + str(rank) if rank is not None else '(unranked)'} {matplotlib_literal(sub.agent_name)}"
+
+
+def _without_tex(plot):
+    """Run a plot function with ``text.usetex`` off whatever the user's matplotlibrc says:
+    names must never reach a TeX parser (mathtext is escaped by :func:`_label`)."""
+    import functools
+
+    @functools.wraps(plot)
+    def wrapper(rows: list[Submission], title: str) -> bytes:
+        import matplotlib
+
+        with matplotlib.rc_context({"text.usetex": False}):
+            return plot(rows, title)
+
+    return wrapper
 
 
 def normalised_run_scores(sub: Submission) -> np.ndarray:
@@ -92,12 +140,13 @@ def _figure_png(fig) -> bytes:
     return buf.getvalue()
 
 
+@_without_tex
 def _plot_intervals(rows: list[Submission], title: str) -> bytes:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4, 1.4 + 0.5 * len(rows)))
     axes = fig.subplots(1, 2, sharey=True)
-    labels = [f"#{i + 1} {s.agent_name}" for i, s in enumerate(rows)]
+    labels = [_label(r, s) for r, s in zip(ranks(rows), rows)]
     y = np.arange(len(rows))[::-1]
     for ax, stat in zip(axes, ("iqm", "mean")):
         vals = np.array([getattr(s, stat) for s in rows])
@@ -109,20 +158,21 @@ def _plot_intervals(rows: list[Submission], title: str) -> bytes:
         ax.set_xlabel("normalised score")
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, labels)
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(matplotlib_literal(title), fontsize=10)
     fig.tight_layout()
     return _figure_png(fig)
 
 
+@_without_tex
 def _plot_adaptation(rows: list[Submission], title: str) -> bytes:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4, 4.0))
     ax = fig.subplots()
-    for i, sub in enumerate(rows):
+    for rank, sub in zip(ranks(rows), rows):
         mean, low, high = adaptation_curve(sub)
         episodes = np.arange(1, mean.size + 1)
-        (line,) = ax.plot(episodes, mean, marker="o", markersize=3, label=f"#{i + 1} {sub.agent_name}")
+        (line,) = ax.plot(episodes, mean, marker="o", markersize=3, label=_label(rank, sub))
         ax.fill_between(episodes, low, high, color=line.get_color(), alpha=0.2)
     if rows and rows[0].explore_episodes:
         ax.axvline(rows[0].explore_episodes + 0.5, color="#777", linestyle="--", linewidth=1)
@@ -130,13 +180,14 @@ def _plot_adaptation(rows: list[Submission], title: str) -> bytes:
                 fontsize=8, color="#555")
     ax.set_xlabel("episode of the task")
     ax.set_ylabel("return (mean over tasks)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(matplotlib_literal(title), fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return _figure_png(fig)
 
 
+@_without_tex
 def _plot_score_distributions(rows: list[Submission], title: str) -> bytes:
     from matplotlib.figure import Figure
 
@@ -147,13 +198,13 @@ def _plot_score_distributions(rows: list[Submission], title: str) -> bytes:
     hi = max(float(x.max()) for x in all_scores)
     pad = 0.05 * (hi - lo) if hi > lo else 0.5
     taus = np.linspace(lo - pad, hi + pad, 201)
-    for i, (sub, scores) in enumerate(zip(rows, all_scores)):
+    for rank, sub, scores in zip(ranks(rows), rows, all_scores):
         fraction = (scores[None, :] > taus[:, None]).mean(axis=1)
-        ax.plot(taus, fraction, label=f"#{i + 1} {sub.agent_name}")
+        ax.plot(taus, fraction, label=_label(rank, sub))
     ax.set_xlabel(r"normalised score $\tau$")
     ax.set_ylabel(r"fraction of runs with score $> \tau$")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(matplotlib_literal(title), fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -175,15 +226,25 @@ def _ci_svg(sub: Submission, lo: float, hi: float, width: int = 120) -> str:
     )
 
 
-def _row_html(rank: int, sub: Submission, lo: float, hi: float) -> str:
+def _row_html(rank: int | None, sub: Submission, lo: float, hi: float) -> str:
     e = html.escape
-    verified = (
-        '<span class="verified">yes</span>' if sub.verified else '<span class="unverified">no</span>'
+    name = plain_text(sub.agent_name)
+    factory = plain_text(sub.agent_factory, MAX_FACTORY_CHARS)
+    if sub.verified:
+        verified = (
+            '<span class="verified">yes</span><br><code class="verified-factory">'
+            f"{e(plain_text(sub.verified_factory, MAX_FACTORY_CHARS))}</code>"
+        )
+    else:
+        verified = '<span class="unverified">no</span>'
+    rank_cell = (
+        f'<td class="num" data-value="{rank}">{rank}</td>' if rank is not None
+        else '<td class="num unranked" data-value="1e9" title="too few seeds to be ranked">&ndash;</td>'
     )
     cells = [
-        f'<td class="num" data-value="{rank}">{rank}</td>',
-        f'<td class="agent" data-value="{e(sub.agent_name)}">{e(sub.agent_name)}<br>'
-        f"<code>{e(sub.agent_factory)}</code></td>",
+        rank_cell,
+        f'<td class="agent" data-value="{e(name)}">{e(name)}<br>'
+        f"<code>{e(factory)}</code></td>",
         f'<td class="num" data-value="{sub.iqm!r}">{sub.iqm:.3f} '
         f"[{sub.iqm_low:.3f}, {sub.iqm_high:.3f}]</td>",
         f'<td data-value="{sub.iqm_low!r}">{_ci_svg(sub, lo, hi)}</td>',
@@ -193,25 +254,69 @@ def _row_html(rank: int, sub: Submission, lo: float, hi: float) -> str:
         f'<td data-value="{int(sub.verified)}">{verified}</td>',
         f'<td data-value="{e(sub.submitted_at)}">{e(sub.submitted_at[:10])}</td>',
     ]
-    return f'<tr data-submission="{sub.id}" data-agent="{e(sub.agent_name)}">' + "".join(cells) + "</tr>"
+    return f'<tr data-submission="{sub.id}" data-agent="{e(name)}">' + "".join(cells) + "</tr>"
 
 
 def _template(name: str) -> Template:
     return Template(resources.files("leaderboard").joinpath("templates", name).read_text("utf-8"))
 
 
-def render_site(db: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
-    """Render the page for database ``db`` into ``out_dir``; returns the path of index.html."""
+def _previous_render(out: Path, force: bool) -> list[str]:
+    """Check that ``out`` may be rendered into; return the files the last render wrote there.
+
+    Allowed: a missing directory (its parent must exist), an empty one, or one holding the
+    :data:`MARKER` of an earlier render; anything else only with ``force``.
+    """
+    if os.path.islink(out):
+        raise ValueError(f"--out {out} is a symbolic link; render into a real directory")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is not a directory")
+    if not out.exists():
+        if not out.parent.is_dir():
+            raise ValueError(f"--out {out}: directory {out.parent} does not exist")
+        return []
+    for name in ("index.html", "static", "plots", MARKER):  # never write through a link
+        if os.path.islink(out / name):
+            raise ValueError(f"--out {out}: {name} is a symbolic link; render writes only real "
+                             "files and directories (even with --force)")
+    marker = out / MARKER
+    previous: list[str] | None = None
+    if marker.is_file() and not marker.is_symlink():
+        try:
+            previous = [str(f) for f in json.loads(marker.read_text("utf-8"))["files"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            previous = None
+    if previous is not None or force or not any(out.iterdir()):
+        return previous or []
+    raise ValueError(
+        f"--out {out} is not empty and holds no {MARKER} marker, so it is not a page rendered "
+        "by `python -m leaderboard render`; render into a new or empty directory, or pass "
+        "--force to write index.html, static/ and plots/ there (nothing else is changed)"
+    )
+
+
+def render_site(
+    db: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, force: bool = False
+) -> Path:
+    """Render the page for database ``db`` into ``out_dir``; returns the path of index.html.
+
+    Raises ``ValueError`` (nothing written) if ``out_dir`` is neither new, empty nor an
+    earlier render's directory and ``force`` is False (see the module docstring).
+    """
     out = Path(out_dir)
-    subs = list_submissions(db)
+    previous = _previous_render(out, force)
+    subs = list_submissions(db)  # a missing database fails before anything is written
     groups = group_by_benchmark(subs)
     page_t, bench_t = _template("page.html"), _template("benchmark.html")
+    out.mkdir(exist_ok=True)
+    written = ["index.html"]
 
     for name in STATIC_FILES:
         data = resources.files("leaderboard").joinpath("static", name).read_bytes()
         atomic_write_bytes(out / "static" / name, data)
+        written.append(f"static/{name}")
 
-    sections, wanted_plots = [], set()
+    sections = []
     for name, rows in sorted(groups.items()):
         base = slug(name)
         plots = {
@@ -221,19 +326,19 @@ def render_site(db: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> 
         }
         for rel, plot in plots.values():
             atomic_write_bytes(out / rel, plot(rows, name))
-            wanted_plots.add(rel)
+            written.append(rel)
         lo = min(s.iqm_low for s in rows)
         hi = max(s.iqm_high for s in rows)
         first = rows[0]
         sections.append(
             bench_t.substitute(
                 anchor=f"bench-{html.escape(base)}",
-                name=html.escape(name),
-                hash=html.escape(first.benchmark_hash),
+                name=html.escape(plain_text(name)),
+                hash=html.escape(plain_text(first.benchmark_hash)),
                 num_tasks=first.returns.shape[1],
                 explore=first.explore_episodes,
                 exploit=first.exploit_episodes,
-                rows="\n".join(_row_html(i + 1, s, lo, hi) for i, s in enumerate(rows)),
+                rows="\n".join(_row_html(r, s, lo, hi) for r, s in zip(ranks(rows), rows)),
                 **{key: rel for key, (rel, _) in plots.items()},
             )
         )
@@ -248,10 +353,11 @@ def render_site(db: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> 
     )
     index = out / "index.html"
     atomic_write_bytes(index, page.encode("utf-8"))
+    marker = {"written_by": "python -m leaderboard render", "files": sorted(written)}
+    atomic_write_bytes(out / MARKER, (json.dumps(marker, indent=1) + "\n").encode("utf-8"))
 
-    plot_dir = out / "plots"
-    if plot_dir.is_dir():
-        for old in plot_dir.glob("*.png"):
-            if f"plots/{old.name}" not in wanted_plots:
-                old.unlink()
+    for rel in set(previous) - set(written):  # plots of benchmarks no longer on the page
+        old = out / rel
+        if _PLOT_FILE.match(rel) and old.is_file() and not old.is_symlink():
+            old.unlink()
     return index

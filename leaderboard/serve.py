@@ -3,7 +3,9 @@
 ``make_server(directory, port=0)`` returns a bound :class:`http.server.ThreadingHTTPServer`
 (port 0 picks a free port; ``server.server_address`` says which) serving only ``directory``;
 ``serve(directory, port)`` runs it until interrupted. It binds to 127.0.0.1 by default: the
-page is for looking at your own results, not a public web server.
+page is for looking at your own results, not a public web server. It serves files only:
+a directory without an ``index.html`` (``/static/``, ``/plots/``) answers 404 instead of
+listing its contents.
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from pathlib import Path
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    """Static files; logs one line per request to stderr; no caching so re-renders show."""
+    """Static files; logs one line per request to stderr; no caching so re-renders show;
+    never a directory listing."""
+
+    def list_directory(self, path):  # noqa: ANN001 (stdlib signature)
+        self.send_error(404, "Not Found")
+        return None
 
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-store")

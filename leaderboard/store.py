@@ -5,6 +5,11 @@ standard library. The discipline that keeps the file intact:
 
 * **Readers never create or change anything.** ``show``/``render``/``export`` open the file
   read-only (``mode=ro`` URI); a missing database is an error, not a new empty file.
+* **A new database only on request, and only whole.** A missing ``--db`` (file or directory)
+  is an error unless ``create`` (``submit --create``); a new database is built in a
+  temporary file next to it and hard-linked into place once its first row is committed, so
+  a refused first submission leaves no file, and concurrent creators never clobber each
+  other (the loser of the link joins the winner's file).
 * **One write transaction per submission.** :func:`insert_submission` runs ``BEGIN IMMEDIATE``
   (takes the write lock up front, so two submitters never both read "not a duplicate" and then
   race), creates the schema when the file is new, checks for a duplicate, inserts the row and
@@ -18,7 +23,7 @@ standard library. The discipline that keeps the file intact:
 Columns hold what the leaderboard needs to rank and audit a submission: the benchmark (name
 and hash), the agent (name and factory), the sha256 of the canonical results content and the
 :func:`run_key` of the raw run (both ``UNIQUE``: the same file, or the same returns re-sealed
-with other metadata, can be stored once), provenance, the raw returns array (float64
+with other metadata or spelled otherwise, can be stored once), provenance, the raw returns array (float64
 little-endian bytes plus its shape), the aggregates *recomputed here* from that array, the
 verified flag and the submission time (UTC, ISO 8601).
 """
@@ -107,14 +112,20 @@ class DuplicateSubmissionError(SubmissionError):
 
 
 def run_key(benchmark_hash: str, seeds: list[int], returns: np.ndarray) -> str:
-    """sha256 of what a run *measured*: benchmark hash, seeds and the raw returns (float64).
+    """sha256 of what a run *measured*: benchmark hash, seeds and the raw returns, canonically.
 
-    Two files with the same run key hold the same run, whatever their metadata (agent name,
-    creation time, timing) says, so the second one is a duplicate.
+    Canonical: the seeds in ascending order with their rows of ``returns``, every return as
+    a float64 with ``-0.0`` made ``0.0`` (so ``1``, ``1.0``, ``1e0`` and ``-0.0``/``0``
+    spell the same number). Two files with the same run key hold the same run, whatever
+    their metadata (agent name, creation time, timing) or spelling says, so the second one
+    is a duplicate.
     """
+    seeds = [int(s) for s in seeds]
+    order = sorted(range(len(seeds)), key=seeds.__getitem__)
+    canonical = np.asarray(returns, dtype=np.float64)[order] + 0.0  # -0.0 + 0.0 == +0.0
     h = hashlib.sha256()
-    h.update(json.dumps([benchmark_hash, [int(s) for s in seeds], list(returns.shape)]).encode())
-    h.update(np.ascontiguousarray(returns, dtype="<f8").tobytes())
+    h.update(json.dumps([benchmark_hash, sorted(seeds), list(canonical.shape)]).encode())
+    h.update(np.ascontiguousarray(canonical, dtype="<f8").tobytes())
     return h.hexdigest()
 
 
@@ -175,6 +186,7 @@ class NewSubmission:
     document: str
     verified: bool = False
     verified_factory: str | None = None
+    batch_size: int | None = None  # the run's batch size (``--verify`` re-runs with it)
 
 
 def _database_errors(func):
@@ -184,6 +196,11 @@ def _database_errors(func):
     def wrapper(path, *args, **kwargs):
         try:
             return func(path, *args, **kwargs)
+        except sqlite3.IntegrityError as exc:  # a value the table refuses: the data, not the file
+            raise SubmissionError(
+                "values", f"a value of this submission cannot be stored ({exc}); fix the results "
+                "file (or report a leaderboard bug if `python -m leaderboard submit` accepted it)"
+            ) from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: {exc} (is --db an intact leaderboard database?)") from exc
 
@@ -206,7 +223,6 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         uri = f"file:{quote(path.resolve().as_posix())}?mode=ro"
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.row_factory = sqlite3.Row
@@ -282,18 +298,70 @@ def _find_duplicate(conn: sqlite3.Connection, sub: NewSubmission) -> sqlite3.Row
     ).fetchone()
 
 
+def check_target(path: str | os.PathLike[str], create: bool = False) -> None:
+    """Raise :class:`StoreError` unless ``path`` can take a submission: an existing file, or,
+    with ``create``, a new path (its directory is made if missing). A mistyped ``--db``
+    therefore never starts a new leaderboard (or a directory tree) silently."""
+    path = Path(path)
+    if path.is_dir():
+        raise StoreError(f"--db {path} is a directory; pass the path of the database file")
+    if path.exists():
+        if not path.is_file():
+            raise StoreError(f"--db {path} is not a regular file (a FIFO or device?); pass the "
+                             "path of the database file")
+        return
+    if not create:
+        where = "" if path.parent.is_dir() else f" (and directory {path.parent} does not exist)"
+        raise StoreError(
+            f"no leaderboard database at {path}{where}; to start a new leaderboard there pass "
+            "--create (api: create=True)"
+        )
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise StoreError(f"cannot create {path}: {parent} is not a directory")
+
+
 @_database_errors
-def insert_submission(path: str | os.PathLike[str], sub: NewSubmission, submitted_at: str) -> int:
+def insert_submission(
+    path: str | os.PathLike[str], sub: NewSubmission, submitted_at: str, *, create: bool = False
+) -> int:
     """Store one submission in a single ``BEGIN IMMEDIATE`` transaction; return its id.
 
     Raises :class:`DuplicateSubmissionError` (nothing written) when a row with the same sha256
-    or :func:`run_key` exists. Any failure rolls the transaction back.
+    or :func:`run_key` exists. Any failure rolls the transaction back. A new database (only
+    with ``create``; see :func:`check_target`) is built in a temporary file next to ``path``
+    and linked into place only once its first row is committed, so a failed first
+    submission leaves no file behind, and two processes creating the same database at once
+    both land (the second inserts into the first's file).
     """
     path = Path(path)
+    check_target(path, create)
     returns = np.ascontiguousarray(sub.returns, dtype="<f8")
-    # (No clean-up of a new, still empty file on failure: another process may be inside its
-    # first transaction on that same file, and unlinking it would lose that submission.)
-    return _insert(path, sub, returns, submitted_at)
+    if path.exists():
+        return _insert(path, sub, returns, submitted_at)
+    return _insert_new(path, sub, returns, submitted_at)
+
+
+def _insert_new(path: Path, sub: NewSubmission, returns: np.ndarray, submitted_at: str) -> int:
+    import secrets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        new_id = _insert(tmp, sub, returns, submitted_at)
+        try:
+            os.link(tmp, path)  # atomic, and never replaces a database created meanwhile
+        except FileExistsError:  # another process created it first: join that database
+            return _insert(path, sub, returns, submitted_at)
+        except OSError:  # no hard links on this file system: create in place
+            return _insert(path, sub, returns, submitted_at)
+        return new_id
+    finally:
+        for leftover in (tmp, Path(f"{tmp}-journal")):
+            try:
+                leftover.unlink()
+            except FileNotFoundError:
+                pass
 
 
 def _insert(path: Path, sub: NewSubmission, returns: np.ndarray, submitted_at: str) -> int:

@@ -4,21 +4,32 @@ The leaderboard never accepts a number it cannot check. :func:`load_submission` 
 check in a fixed order and stops at the first failure with a :class:`SubmissionError` that
 names the check (``error.check``) and says how to fix the file:
 
-1. ``size``: at most :data:`MAX_FILE_BYTES` (50 MB), checked *before* reading/parsing;
-2. ``json``: well-formed UTF-8 JSON whose top level is an object;
-3. ``schema_version``: the version this installation reads;
-4. ``returns``: only finite numbers in the raw return array (NaN/±inf named by index);
-5. ``schema``: the published JSON schema (``krazy_gym/evaluation/results.schema.json``) and
+1. ``file``: a regular file (opened without blocking: FIFOs, devices, directories refused);
+2. ``size``: at most :data:`MAX_FILE_BYTES` (50 MB), checked *before* reading/parsing;
+3. ``json``: UTF-8 JSON whose top level is an object, parsed strictly (no repeated key in
+   any object, integers within 64 bits, numbers within float64, nesting at most 32 deep);
+4. ``schema_version``: the version this installation reads;
+5. ``returns``: only finite numbers in the raw return array (NaN/±inf named by index);
+6. ``text``: every string is plain text: ``agent.name`` at most 120 characters,
+   ``agent.factory`` at most 300, any other at most 1000, and none holds a control or format
+   character (see :mod:`krazy_gym.evaluation.text`);
+7. ``schema``: the published JSON schema (``krazy_gym/evaluation/results.schema.json``) and
    the file's internal consistency, via the harness's own ``validate_results``;
-6. ``sha256``: the stated sha256 equals the sha256 of the canonical content (catches edits);
-7. ``benchmark``: the benchmark is installed here;
-8. ``benchmark.hash``: its hash equals the installed definition's (same tasks and protocol);
-9. ``shape``: ``returns`` is seeds × test tasks × (explore + exploit episodes) for that
-   benchmark and the file's episode counts match the benchmark's protocol.
+8. ``sha256``: the stated sha256 equals the sha256 of the canonical content (catches edits);
+9. ``benchmark``: the benchmark is installed here;
+10. ``benchmark.hash``: its hash equals the installed definition's (same tasks and protocol);
+11. ``shape``: ``returns`` is seeds × test tasks × (explore + exploit episodes) for that
+    benchmark and the file's episode counts match the benchmark's protocol;
+12. ``seeds``: the seeds the benchmark prescribes, ``0..K-1`` (in any order) with ``K`` at
+    least its ``min_seeds`` — nobody can keep their best seeds;
+13. ``return_range``: every return lies in the benchmark's per-episode ``return_range``
+    (named by seed, task and episode).
 
-Aggregates are then recomputed from the raw returns with the harness's own
+The seeds and their rows are then put in canonical (ascending) order, and the aggregates
+recomputed from the raw returns with the harness's own
 :func:`krazy_gym.evaluation.metrics.aggregate` (fixed bootstrap seed), so the stored scores do
-not depend on anything the submitter computed. Nothing here touches the database.
+not depend on anything the submitter computed or on how the file lists its seeds. Nothing
+here touches the database.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from krazy_gym.evaluation.results import MAX_RESULTS_BYTES
 from leaderboard.errors import SubmissionError
 from leaderboard.store import NewSubmission
 
@@ -40,59 +52,32 @@ if TYPE_CHECKING:
 __all__ = ["MAX_FILE_BYTES", "SubmissionError", "load_submission"]
 
 #: Largest results file accepted (bytes, 50 MB). A Krazy World benchmark with 10 seeds is < 1 MB.
-MAX_FILE_BYTES = 50_000_000
+MAX_FILE_BYTES = MAX_RESULTS_BYTES
 
 #: Seed of the bootstrap used when the leaderboard recomputes confidence intervals.
 BOOTSTRAP_SEED = 0
 
+#: A return may exceed its benchmark's declared range by this much times max(1, |bound|):
+#: sums of float rewards round in the last bits.
+RANGE_RTOL = 1e-9
 
-def _read_limited(path: Path) -> bytes:
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise SubmissionError("file", f"{path} does not exist; pass the path of a results file "
-                                      "written by `krazy-gym evaluate --out`") from None
-    if not path.is_file():
-        raise SubmissionError("file", f"{path} is not a regular file")
-    if size > MAX_FILE_BYTES:
-        raise SubmissionError(
-            "size",
-            f"{path} is {size:,} bytes, the limit is {MAX_FILE_BYTES:,} bytes (50 MB); "
-            "a results file from `krazy-gym evaluate` is far smaller — submit that file "
-            "unmodified (no embedded logs or checkpoints)",
-        )
-    with open(path, "rb") as fh:
-        raw = fh.read(MAX_FILE_BYTES + 1)  # the file may have grown since stat()
-    if len(raw) > MAX_FILE_BYTES:
-        raise SubmissionError(
-            "size", f"{path} grew past the limit of {MAX_FILE_BYTES:,} bytes (50 MB) while being read"
-        )
-    return raw
+_AS_WRITTEN = "submit the file exactly as `krazy-gym evaluate --out` wrote it"
+_HINTS = {
+    "file": "pass the path of a results file written by `krazy-gym evaluate --out`",
+    "size": ("a results file from `krazy-gym evaluate` is far smaller — submit that file "
+             "unmodified (no embedded logs or checkpoints)"),
+    "json": _AS_WRITTEN,
+}
 
 
-def _parse(raw: bytes, path: Path) -> dict[str, Any]:
+def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Checks 1-3: the parsed document (strict JSON of a regular file within the size limit)."""
+    from krazy_gym.evaluation.results import ResultsFileError, load_json_file
+
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SubmissionError("json", f"{path} is not UTF-8 text ({exc}); submit the JSON file "
-                                      "written by `krazy-gym evaluate --out`") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SubmissionError(
-            "json",
-            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; "
-            "submit the file exactly as `krazy-gym evaluate --out` wrote it",
-        ) from None
-    except RecursionError:
-        raise SubmissionError(
-            "json", f"{path} nests JSON too deeply to be a results file; submit the file "
-            "exactly as `krazy-gym evaluate --out` wrote it"
-        ) from None
-    if not isinstance(data, dict):
-        raise SubmissionError("json", f"the top level of {path} must be a JSON object, "
-                                      f"got {type(data).__name__}")
-    return data
+        return load_json_file(path, MAX_FILE_BYTES)
+    except ResultsFileError as exc:
+        raise SubmissionError(exc.check, f"{exc}; {_HINTS[exc.check]}") from None
 
 
 def _first_non_finite(value: Any, index: tuple[int, ...] = ()) -> tuple[tuple[int, ...], Any] | None:
@@ -111,7 +96,7 @@ def _first_non_finite(value: Any, index: tuple[int, ...] = ()) -> tuple[tuple[in
 
 
 def check_schema_version(data: dict[str, Any]) -> None:
-    """Check 3: the file's ``schema_version`` is the one this installation reads."""
+    """Check 4: the file's ``schema_version`` is the one this installation reads."""
     from krazy_gym.evaluation.results import SCHEMA_VERSION
 
     if "schema_version" not in data:
@@ -130,7 +115,7 @@ def check_schema_version(data: dict[str, Any]) -> None:
 
 
 def check_finite_returns(data: dict[str, Any]) -> None:
-    """Check 4: every leaf of ``returns`` is a finite number (names the first bad index)."""
+    """Check 5: every leaf of ``returns`` is a finite number (names the first bad index)."""
     returns = data.get("returns")
     if not isinstance(returns, list):
         return  # missing or wrong type: the schema check names it
@@ -149,6 +134,52 @@ def check_finite_returns(data: dict[str, Any]) -> None:
             f"{where} is {value!r}; every return must be a finite number — fix the agent or "
             "environment that produced NaN/inf and re-run the evaluation",
         )
+
+
+def check_text(data: dict[str, Any]) -> None:
+    """Check 6: every string (keys included) is plain text within its length cap."""
+    from krazy_gym.evaluation.text import (
+        MAX_FACTORY_CHARS,
+        MAX_NAME_CHARS,
+        MAX_STRING_CHARS,
+        text_problem,
+    )
+
+    limits = {("agent", "name"): MAX_NAME_CHARS, ("agent", "factory"): MAX_FACTORY_CHARS}
+
+    def field(path: tuple) -> str:
+        out = ""
+        for part in path:
+            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        return out or "<top level>"
+
+    stack: list[tuple[tuple, Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, child in value.items():
+                problem = text_problem(key, MAX_STRING_CHARS)
+                if problem is not None:
+                    raise SubmissionError(
+                        "text", f"a key in {field(path)} ({key[:40]!r}) {problem}; {_AS_WRITTEN}"
+                    )
+                stack.append(((*path, key), child))
+        elif isinstance(value, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(value)
+                         if type(v) is not float and type(v) is not int)  # noqa: E721
+        elif isinstance(value, str):
+            limit = limits.get(path, MAX_STRING_CHARS)
+            problem = text_problem(value, limit)
+            if problem is not None:
+                fix = (
+                    "give the agent a plain name (its `name` attribute) and re-run the evaluation"
+                    if path == ("agent", "name") else _AS_WRITTEN
+                )
+                raise SubmissionError(
+                    "text",
+                    f"{field(path)} {problem}; every string in a results file must be plain "
+                    f"text (printable, no control or format characters) — {fix}",
+                )
 
 
 def check_schema(data: dict[str, Any]) -> str:
@@ -183,7 +214,7 @@ def check_schema(data: dict[str, Any]) -> str:
 
 
 def check_benchmark(data: dict[str, Any]) -> Benchmark:
-    """Checks 7-8: the benchmark is installed and its hash equals the installed definition's."""
+    """Checks 9-10: the benchmark is installed and its hash equals the installed definition's."""
     from krazy_gym.evaluation.benchmarks import get_benchmark, list_benchmarks
 
     bench_info = data["benchmark"]
@@ -218,7 +249,7 @@ def check_benchmark(data: dict[str, Any]) -> Benchmark:
 
 
 def check_shape(data: dict[str, Any], bench: Benchmark) -> np.ndarray:
-    """Check 9: seeds × test tasks × episodes of the *installed* benchmark; returns the array."""
+    """Check 11: seeds × test tasks × episodes of the *installed* benchmark; returns the array."""
     seeds = data["seeds"]
     explore, exploit = data["explore_episodes"], data["exploit_episodes"]
     if (explore, exploit) != (bench.explore_episodes, bench.exploit_episodes):
@@ -247,6 +278,57 @@ def check_shape(data: dict[str, Any], bench: Benchmark) -> np.ndarray:
     return returns
 
 
+def check_seeds(seeds: list[int], bench: Benchmark) -> None:
+    """Check 12: the seeds are the prescribed ``0..K-1`` (any order), ``K >= min_seeds``."""
+    k = len(seeds)
+    run = f"re-run `krazy-gym evaluate --benchmark {bench.name} --seeds K` (it uses seeds 0..K-1)"
+    if k < bench.min_seeds:
+        raise SubmissionError(
+            "seeds",
+            f"the file has {k} seed(s) {seeds}; benchmark {bench.name!r} requires seeds "
+            f"0..K-1 with K >= {bench.min_seeds} ({bench.rank_seeds} or more to be ranked); "
+            f"{run} with K >= {bench.min_seeds}",
+        )
+    if sorted(seeds) != bench.prescribed_seeds(k):
+        raise SubmissionError(
+            "seeds",
+            f"seeds {seeds} are not the seeds the protocol prescribes: a {k}-seed run on "
+            f"{bench.name!r} must use seeds 0..{k - 1} (so that no one can keep their best "
+            f"seeds); {run} with K = {k}",
+        )
+
+
+def check_return_range(returns: np.ndarray, seeds: list[int], bench: Benchmark) -> None:
+    """Check 13: every return within the benchmark's declared per-episode ``return_range``."""
+    if bench.return_range is None:
+        return
+    low, high = bench.return_range
+    tol_low, tol_high = (RANGE_RTOL * max(1.0, abs(b)) for b in (low, high))
+    bad = (returns < low - tol_low) | (returns > high + tol_high)
+    if not bad.any():
+        return
+    s, t, e = (int(i) for i in np.argwhere(bad)[0])
+    raise SubmissionError(
+        "return_range",
+        f"returns[{s}][{t}][{e}] = {float(returns[s, t, e])!r} (seed {seeds[s]}, test task {t}, "
+        f"episode {e + 1} of {returns.shape[2]}) is outside [{low:g}, {high:g}], the "
+        f"per-episode return range of benchmark {bench.name!r} ({bench.return_range_source}); "
+        f"{int(bad.sum())} return(s) are out of range — fix the agent or environment that "
+        "produced them and re-run the evaluation",
+    )
+
+
+def canonical_order(data: dict[str, Any], returns: np.ndarray) -> tuple[list[int], np.ndarray, Any]:
+    """Seeds ascending, with their rows of ``returns`` and of the exploration metrics."""
+    seeds = [int(x) for x in data["seeds"]]
+    order = sorted(range(len(seeds)), key=seeds.__getitem__)
+    metrics = data.get("exploration_metrics", {})
+    if order == list(range(len(seeds))):
+        return seeds, returns, metrics
+    return ([seeds[i] for i in order], returns[order],
+            {k: [v[i] for i in order] for k, v in metrics.items()})
+
+
 def recompute_aggregates(returns: np.ndarray, bench: Benchmark) -> dict[str, Any]:
     """Every aggregate, from the raw returns, with the harness's metrics (fixed seed).
 
@@ -269,19 +351,39 @@ def headline(aggregates: dict[str, Any]) -> dict[str, float]:
         out[stat] = float(entry["value"])
         out[f"{stat}_low"] = float(entry["ci_low"])
         out[f"{stat}_high"] = float(entry["ci_high"])
+    bad = sorted(k for k, v in out.items() if not math.isfinite(v))
+    if bad:
+        raise SubmissionError(
+            "returns",
+            f"the returns give non-finite scores ({', '.join(bad)}): they are too large to "
+            "aggregate; fix the agent or environment that produced them and re-run the evaluation",
+        )
     return out
 
 
-def load_submission(path: str | os.PathLike[str]) -> NewSubmission:
-    """Run every check on a results file and build the row to store (nothing is written)."""
+def _batch_size(data: dict[str, Any]) -> int | None:
+    value = (data.get("run") or {}).get("batch_size")
+    return None if value is None else int(value)  # (the schema allows 25.0 for 25)
+
+
+def load_submission(path: str | os.PathLike[str], *, prescribed_seeds: bool = True) -> NewSubmission:
+    """Run every check on a results file and build the row to store (nothing is written).
+
+    ``prescribed_seeds=False`` skips check 12 only (``krazy-gym summary`` shows runs on any
+    seeds; the leaderboard and ``krazy-gym validate`` never skip it).
+    """
     path = Path(path)
-    raw = _read_limited(path)
-    data = _parse(raw, path)
+    data = read_document(path)
     check_schema_version(data)
     check_finite_returns(data)
+    check_text(data)
     sha = check_schema(data)
     bench = check_benchmark(data)
     returns = check_shape(data, bench)
+    if prescribed_seeds:
+        check_seeds(list(data["seeds"]), bench)
+    check_return_range(returns, list(data["seeds"]), bench)
+    seeds, returns, metrics = canonical_order(data, returns)
     aggregates = recompute_aggregates(returns, bench)
     return NewSubmission(
         benchmark_name=bench.name,
@@ -290,15 +392,16 @@ def load_submission(path: str | os.PathLike[str]) -> NewSubmission:
         agent_factory=str(data["agent"]["factory"]),
         sha256=sha,
         schema_version=int(data["schema_version"]),
-        seeds=[int(s) for s in data["seeds"]],
+        seeds=seeds,
         explore_episodes=int(data["explore_episodes"]),
         exploit_episodes=int(data["exploit_episodes"]),
         returns=returns,
         aggregates=aggregates,
         headline=headline(aggregates),
-        exploration_metrics=data.get("exploration_metrics", {}),
+        exploration_metrics=metrics,
         timing=data.get("timing", {}),
         provenance=data.get("provenance", {}),
         results_created=str(data.get("created", "")),
         document=json.dumps(data, sort_keys=True, separators=(",", ":")),
+        batch_size=_batch_size(data),
     )

@@ -69,6 +69,19 @@ class Benchmark:
         description: one line for ``krazy-gym benchmarks``.
         store_tasks: ship the test tasks as a file (families whose generation is slow);
             not part of the hash — a stored file must equal the generated tasks.
+        min_seeds: the fewest seeds a results file may have to enter the leaderboard; the
+            protocol prescribes the seeds themselves: ``0..K-1`` with ``K >= min_seeds``.
+        rank_seeds: the fewest seeds for a row to be *ranked* (rows with ``min_seeds <= K <
+            rank_seeds`` are listed, unranked, below the ranking).
+        return_range: ``(low, high)``, the per-episode returns the reward function allows (an
+            analytic bound, or for unbounded rewards a documented generous one); the
+            leaderboard refuses a return outside it. None: no bound declared (then only
+            finiteness is checked).
+        return_range_source: how ``return_range`` follows from the reward definition.
+
+    ``min_seeds``, ``rank_seeds`` and ``return_range`` are leaderboard acceptance rules, not
+    part of what is measured: they are outside :meth:`definition`, so the hash (and every
+    results file already written) does not change when a rule is tightened.
     """
 
     name: str
@@ -88,6 +101,10 @@ class Benchmark:
     batch_size: int = 64
     description: str = ""
     store_tasks: bool = False
+    min_seeds: int = 3
+    rank_seeds: int = 5
+    return_range: tuple[float, float] | None = None
+    return_range_source: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env_kwargs", dict(self.env_kwargs))
@@ -101,16 +118,28 @@ class Benchmark:
             ("explore_episodes", 0),
             ("exploit_episodes", 1),
             ("batch_size", 1),
+            ("min_seeds", 1),
+            ("rank_seeds", 1),
         ):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{field} must be an int >= {low}, got {value!r}")
+        if self.rank_seeds < self.min_seeds:
+            raise ValueError(
+                f"rank_seeds must be >= min_seeds ({self.min_seeds}), got {self.rank_seeds}"
+            )
+        if self.return_range is not None:
+            object.__setattr__(self, "return_range", _check_range(self.return_range))
         if self.metric_kind not in METRIC_KINDS:
             raise ValueError(f"metric_kind must be one of {list(METRIC_KINDS)}, got {self.metric_kind!r}")
         if self.vectorization not in VECTORIZATION_MODES:
             raise ValueError(
                 f"vectorization must be one of {list(VECTORIZATION_MODES)}, got {self.vectorization!r}"
             )
+
+    def prescribed_seeds(self, k: int) -> list[int]:
+        """The seeds a ``k``-seed results file must use: ``[0, 1, ..., k-1]``."""
+        return list(range(k))
 
     def __hash__(self) -> int:
         return hash((self.name, self.version, self.env_id))
@@ -266,6 +295,18 @@ class Benchmark:
         }
 
 
+def _check_range(value: Any) -> tuple[float, float]:
+    import math
+
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"return_range must be None or (low, high), got {value!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        raise ValueError(f"return_range must be two finite numbers low <= high, got {value!r}")
+    return (low, high)
+
+
 _TASK_CACHE: dict[str, tuple] = {}
 _HASH_CACHE: dict[str, str] = {}
 _REGISTRY: dict[str, Benchmark] = {}
@@ -332,6 +373,38 @@ def _rs(name: str, default: float = 0.0) -> float:
     return float(RANDOM_SCORES.get(name, default))
 
 
+def _horizon(family: str) -> int:
+    """The registered ``max_episode_steps`` of ``KrazyGym/<family>-v0``."""
+    from krazy_gym.registration import ENV_TABLE
+
+    (entry,) = [e for e in ENV_TABLE if e.name == family and e.version == 0]
+    return int(entry.max_episode_steps)
+
+
+# -- per-episode return ranges (leaderboard acceptance rules, see Benchmark.return_range) -------
+#
+# Each follows from the family's reward definition; tests check them against the test tasks
+# and against real runs. Sums of float rewards may round in the last bits, so the leaderboard
+# compares with a tolerance of 1e-9 * max(1, |bound|).
+
+#: Maze: -1/H - wall_penalty per step at worst for H = 2 size² steps, +1 once at the goal.
+MAZE_WALL_PENALTY = 0.001
+#: TabularMDP: R = sum of 10 rewards N(mu, 1); with |mu| <= M on every test task,
+#: |R| <= 10 M + |N(0, 10)| (each step's noise is drawn after the action, so the noise sum is
+#: N(0, 10) for any policy). M < 4.9 on the 100 test tasks (tested), so a legit return
+#: reaches +-100 only if the noise sum exceeds 51 = 16 standard deviations (probability
+#: < 1e-56 per episode): the bound never refuses an honest run.
+TABULAR_RETURN_BOUND = 100.0
+#: Navigation2D: sum over t = 1..100 of sqrt(0.5) + 0.1 * sqrt(2) * t (see the benchmark).
+NAVIGATION_RETURN_BOUND = 785.0
+#: PointCorner: 100 steps of progress of at most 0.2 * sqrt(2) = 0.2829 each.
+POINT_CORNER_RETURN_BOUND = 28.3
+#: MuJoCo: velocities of simulated bodies have no analytic bound. |reward| <= 1000 per step
+#: is generous (the fastest learned gaits earn ~10-15 per step; control costs are bounded
+#: because actions are clipped to the action space).
+MUJOCO_STEP_BOUND = 1000.0
+
+
 def _builtin() -> list[Benchmark]:
     suites: list[Benchmark] = []
     for preset, goals in (("Easy", 3), ("Medium", 2), ("Hard", 3)):
@@ -352,6 +425,11 @@ def _builtin() -> list[Benchmark]:
                 batch_size=320,
                 store_tasks=True,
                 description=f"Krazy World {preset.lower()} preset, 3 explore + 2 exploit (as E-RL2)",
+                return_range=(0.0, float(goals)),
+                return_range_source=(
+                    f"+1 once per goal ({goals} goals per board), death_reward 0 in the preset, "
+                    "no step cost: 0 <= return <= goals"
+                ),
             )
         )
     suites.append(
@@ -370,6 +448,11 @@ def _builtin() -> list[Benchmark]:
             batch_size=320,
             store_tasks=True,
             description="10x10 perfect mazes, unobserved goal, 3 explore + 2 exploit",
+            return_range=(-(1.0 + 2 * 10 * 10 * MAZE_WALL_PENALTY), 1.0),
+            return_range_source=(
+                "-1/H per step and -wall_penalty (0.001) per bump for at most H = 200 steps, "
+                "+1 at the goal: -1.2 <= return <= 1"
+            ),
         )
     )
     suites.append(
@@ -391,6 +474,8 @@ def _builtin() -> list[Benchmark]:
             max_score=1.0,
             batch_size=500,
             description="5-armed Bernoulli bandits, 10 pulls scored as RL2 Table 1 (0 explore + 10 exploit)",
+            return_range=(0.0, 1.0),
+            return_range_source="one pull per episode paying 0 or 1",
         )
     )
     suites.append(
@@ -411,6 +496,11 @@ def _builtin() -> list[Benchmark]:
             ),
             batch_size=500,
             description="10-state 5-action MDPs, 10 episodes scored as RL2 Table 2 (0 explore + 10 exploit)",
+            return_range=(-TABULAR_RETURN_BOUND, TABULAR_RETURN_BOUND),
+            return_range_source=(
+                "rewards N(mu, 1) are unbounded: 10 steps with |mu| < 4.9 on the test tasks, so "
+                "|return| >= 100 needs a 16-sigma noise sum (probability < 1e-56)"
+            ),
         )
     )
     suites.append(
@@ -427,6 +517,12 @@ def _builtin() -> list[Benchmark]:
             max_score=0.0,
             batch_size=200,
             description="2-D point navigation, 20 explore + adapt + 2 exploit (as MAML)",
+            return_range=(-NAVIGATION_RETURN_BOUND, 0.0),
+            return_range_source=(
+                "reward -distance <= 0; from the origin after t steps of at most 0.1*sqrt(2) the "
+                "distance to a goal in [-0.5, 0.5]^2 is <= sqrt(0.5) + 0.1*sqrt(2)*t, summed over "
+                "100 steps: >= -784.9"
+            ),
         )
     )
     suites.append(
@@ -442,6 +538,11 @@ def _builtin() -> list[Benchmark]:
             reference_source="none (E-MAML/ProMP report only curves)",
             batch_size=200,
             description="2-D point, sparse corner goals, 20 explore + adapt + 2 exploit",
+            return_range=(-POINT_CORNER_RETURN_BOUND, POINT_CORNER_RETURN_BOUND),
+            return_range_source=(
+                "reward = progress towards the goal, at most the step length 0.2*sqrt(2) in "
+                "either direction, for 100 steps: |return| <= 28.29"
+            ),
         )
     )
     mujoco = (
@@ -458,6 +559,8 @@ def _builtin() -> list[Benchmark]:
         ("Walker2dParams", None, "forward-velocity returns are unbounded: offset-only normalisation"),
     )
     for family, max_score, note in mujoco:
+        steps = _horizon(family)
+        high = MUJOCO_STEP_BOUND * steps if max_score is None else float(max_score)
         suites.append(
             Benchmark(
                 name=family,
@@ -475,6 +578,11 @@ def _builtin() -> list[Benchmark]:
                 vectorization="async",
                 batch_size=8,
                 description=f"{family} (MuJoCo), 20 explore + 1 adaptation + 2 exploit (as MAML/ProMP)",
+                return_range=(-MUJOCO_STEP_BOUND * steps, high),
+                return_range_source=(
+                    f"generous: |reward| <= {MUJOCO_STEP_BOUND:g} per step over {steps} steps"
+                    + ("" if max_score is None else f"; the reward bounds the return by {max_score:g}")
+                ),
             )
         )
     return suites

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from krazy_gym.evaluation.text import matplotlib_literal, plain_text
+
 
 def _fmt(x: float | None, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
@@ -50,8 +52,8 @@ def summary_table(results: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> s
             parts = curve.split(" ")
             curve = " ".join(parts[:n_explore]) + " | " + " ".join(parts[n_explore:])
         rows.append([
-            f"{res['benchmark']['name']}-v{res['benchmark']['version']}",
-            res["agent"]["name"],
+            plain_text(f"{res['benchmark']['name']}-v{res['benchmark']['version']}"),
+            plain_text(res["agent"]["name"]),
             str(len(res["seeds"])),
             _fmt(agg["score_mean"]),
             f"{_fmt(iqm['value'])} [{_fmt(iqm['ci_low'])}, {_fmt(iqm['ci_high'])}]",
@@ -62,7 +64,8 @@ def summary_table(results: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> s
         for name, values in sorted(res.get("exploration_metrics", {}).items()):
             arr = np.asarray(values, dtype=np.float64)
             metric_lines.append(
-                f"  {res['benchmark']['name']} · {res['agent']['name']} · {name}: "
+                f"  {plain_text(res['benchmark']['name'])} · {plain_text(res['agent']['name'])} · "
+                f"{plain_text(name)}: "
                 f"mean {arr.mean():.3f} (explore {arr[..., :n_explore].mean() if n_explore else float('nan'):.3f}, "
                 f"exploit {arr[..., n_explore:].mean():.3f})"
             )
@@ -105,7 +108,7 @@ def plot_adaptation(
         mean = flat.mean(axis=0)
         half = 1.96 * flat.std(axis=0, ddof=1) / np.sqrt(flat.shape[0]) if flat.shape[0] > 1 else 0 * mean
         x = np.arange(1, arr.shape[-1] + 1)
-        label = f"{res['agent']['name']} ({res['benchmark']['name']})"
+        label = matplotlib_literal(f"{res['agent']['name']} ({res['benchmark']['name']})")
         ax.plot(x, mean, marker="o", label=label)
         ax.fill_between(x, mean - half, mean + half, alpha=0.2)
         n_explore = res["explore_episodes"]

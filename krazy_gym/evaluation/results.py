@@ -27,9 +27,223 @@ from typing import Any
 SCHEMA_VERSION: int = 1
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 
+#: Largest results file read (bytes, 50 MB). A Krazy World benchmark with 10 seeds is < 1 MB.
+MAX_RESULTS_BYTES = 50_000_000
+#: Deepest nesting of JSON arrays and objects read (a results file nests at most 4 deep).
+MAX_JSON_DEPTH = 32
+#: Integers in a results file must fit in 64 bits (seeds, counts; returns are floats).
+INT_LIMIT = 2**63
+
 
 class ResultsError(ValueError):
     """A results file (or dict) is malformed; the message names the offending field."""
+
+
+class ResultsFileError(ResultsError):
+    """The file itself cannot be read as a results document.
+
+    ``check`` says why: ``"file"`` (missing, unreadable, not a regular file), ``"size"``
+    (over :data:`MAX_RESULTS_BYTES`) or ``"json"`` (not UTF-8, not JSON, duplicate keys,
+    out-of-range numbers, nested too deeply, top level not an object).
+    """
+
+    def __init__(self, check: str, message: str) -> None:
+        super().__init__(message)
+        self.check = check
+
+
+class _RefusedLiteral(ValueError):
+    """Raised from inside ``json.loads`` by the hooks of :func:`parse_json`."""
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RefusedLiteral(
+                f"the key {key!r} appears twice in one object (JSON readers disagree on which "
+                "value counts)"
+            )
+        out[key] = value
+    return out
+
+
+def _parse_int(text: str) -> int:
+    if len(text) > 20:  # before int(): no quadratic conversion of a huge literal
+        raise _RefusedLiteral(
+            f"the integer {text[:12]}... has {len(text.lstrip('-'))} digits; integers must fit "
+            "in 64 bits"
+        )
+    value = int(text)
+    if not -INT_LIMIT <= value < INT_LIMIT:
+        raise _RefusedLiteral(f"the integer {text} does not fit in 64 bits")
+    return value
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # e.g. 1e400: json would silently make it infinity
+        raise _RefusedLiteral(f"the number {text[:40]} is outside the float64 range")
+    return value
+
+
+def _structure_error(data: Any) -> str | None:
+    """Why ``data`` (parsed JSON) is refused: nested deeper than :data:`MAX_JSON_DEPTH`, or a
+    string holding a lone surrogate (not encodable as UTF-8). Iterative: no recursion."""
+    def bad_text(text: str) -> bool:
+        if text.isascii():
+            return False
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"it nests arrays/objects more than {MAX_JSON_DEPTH} deep"
+        items = value.values() if isinstance(value, dict) else value
+        if isinstance(value, dict):
+            for key in value:
+                if bad_text(key):
+                    return f"the key {key[:40]!r} holds a lone surrogate (invalid Unicode)"
+        for child in items:
+            kind = type(child)
+            if kind is float or kind is int:
+                continue
+            if kind is str:
+                if bad_text(child):
+                    return f"the string {child[:40]!r} holds a lone surrogate (invalid Unicode)"
+            elif kind is dict or kind is list:
+                stack.append((child, depth + 1))
+    return None
+
+
+def parse_json(raw: bytes, source: str = "the document") -> dict[str, Any]:
+    """Parse the bytes of a results document strictly; :class:`ResultsFileError` (check
+    ``"json"``) says what is wrong.
+
+    Strict means: UTF-8; well-formed JSON whose top level is an object; no object with a
+    repeated key; no integer beyond 64 bits and no number beyond the float64 range (Python's
+    json would accept both, and make the latter infinity); no nesting beyond
+    :data:`MAX_JSON_DEPTH`. ``NaN``/``Infinity`` literals parse (the checks that follow name
+    them by position).
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ResultsFileError(
+            "json", f"{source} is not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start})"
+        ) from None
+    try:
+        data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys, parse_int=_parse_int,
+                          parse_float=_parse_float)
+    except _RefusedLiteral as exc:
+        raise ResultsFileError("json", f"{source} is refused: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ResultsFileError(
+            "json", f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise ResultsFileError(
+            "json", f"{source} nests JSON too deeply to be a results file (more than "
+            f"{MAX_JSON_DEPTH} levels)"
+        ) from None
+    if not isinstance(data, dict):
+        raise ResultsFileError(
+            "json", f"the top level of {source} must be a JSON object, got {type(data).__name__}"
+        )
+    problem = _structure_error(data)
+    if problem is not None:
+        raise ResultsFileError("json", f"{source} is refused: {problem}")
+    return data
+
+
+def read_bytes_limited(path: str | os.PathLike, max_bytes: int = MAX_RESULTS_BYTES) -> bytes:
+    """The bytes of the regular file ``path`` (at most ``max_bytes``), or
+    :class:`ResultsFileError` (check ``"file"`` or ``"size"``).
+
+    Opens without blocking and checks the *opened* file: a FIFO, device (``/dev/zero``),
+    directory or socket is refused before a byte is read, so nothing hangs or reads forever.
+    """
+    import stat
+
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise ResultsFileError("file", f"{path} does not exist") from None
+    except OSError as exc:
+        raise ResultsFileError("file", f"cannot open {path}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ResultsFileError("file", f"{path} is {file_kind(st.st_mode)}, not a regular file")
+        if st.st_size > max_bytes:
+            raise ResultsFileError(
+                "size", f"{path} is {st.st_size:,} bytes, the limit is {max_bytes:,} bytes"
+            )
+        chunks, total = [], 0
+        while total <= max_bytes:  # the file may grow while it is read
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as exc:
+        raise ResultsFileError("file", f"cannot read {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if total > max_bytes:
+        raise ResultsFileError(
+            "size", f"{path} grew past the limit of {max_bytes:,} bytes while being read"
+        )
+    return b"".join(chunks)
+
+
+def load_json_file(path: str | os.PathLike, max_bytes: int = MAX_RESULTS_BYTES) -> dict[str, Any]:
+    """:func:`read_bytes_limited` then :func:`parse_json`: a results document, not yet
+    validated (:func:`read_results` also validates it)."""
+    return parse_json(read_bytes_limited(path, max_bytes), str(path))
+
+
+def file_kind(mode: int) -> str:
+    """``"a directory"``, ``"a FIFO"``, ... for an ``st_mode`` (for error messages)."""
+    import stat
+
+    for test, name in (
+        (stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a directory"),
+        (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_output_file(path: str | os.PathLike, option: str = "--out") -> None:
+    """Raise ``ValueError`` unless ``path`` may be (re)written: a new path or an existing
+    *regular* file, in an existing directory. A symlink is not followed and, like a
+    directory, FIFO or device, never replaced."""
+    import stat
+
+    path = Path(path)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise ValueError(f"{option} {str(path)!r}: {exc.strerror or exc}") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ValueError(
+            f"{option} {str(path)!r} is {file_kind(mode)}; the output must be a new path or a "
+            "regular file (links are not followed, devices and FIFOs never replaced)"
+        )
+    if not path.parent.is_dir():
+        raise ValueError(f"{option} {str(path)!r}: directory {str(path.parent)!r} does not exist")
 
 
 @functools.lru_cache(maxsize=1)
@@ -598,16 +812,25 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and ``os.replace``
-    (readers see the old file or the new one, never a half-written one)."""
+    """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`write_bytes_atomic`."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and ``os.replace``
+    (readers see the old file or the new one, never a half-written one). The file gets the
+    usual permissions (0666 minus the umask). An existing ``path`` that is not a regular
+    file (symlink, directory, FIFO, device) is never replaced: ``ValueError``."""
     path = Path(path)
+    check_output_file(path, "output")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        check_output_file(path, "output")  # (it may have been replaced meanwhile)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -636,15 +859,13 @@ def write_results(path: str | os.PathLike, data: Mapping[str, Any]) -> dict[str,
 
 
 def read_results(path: str | os.PathLike) -> dict[str, Any]:
-    """Load and validate a results file.
+    """Load (strictly: :func:`load_json_file`) and validate a results file.
 
     Raises:
-        ResultsError: not JSON, or not a valid results file (the message names the field).
+        ResultsFileError: the file cannot be read as JSON (missing, not a regular file, too
+            big, not UTF-8, malformed, duplicate keys, ...); ``check`` says which.
+        ResultsError: not a valid results file (the message names the field).
     """
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path}: not valid JSON: {exc}") from exc
+    data = load_json_file(path)
     validate_results(data)
     return data

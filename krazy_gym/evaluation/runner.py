@@ -53,6 +53,7 @@ from krazy_gym.evaluation.exploration import MetricRecorder
 from krazy_gym.evaluation.results import (
     SCHEMA_VERSION,
     as_lists,
+    check_output_file,
     seal_results,
     validate_results,
     write_json_atomic,
@@ -69,6 +70,117 @@ class EvaluationError(RuntimeError):
 
 class AgentError(EvaluationError):
     """The agent raised or returned an invalid action (names agent, task and step)."""
+
+
+class AgentTimeout(BaseException):
+    """Raised inside an agent call that ran longer than ``agent_timeout`` seconds.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``) so that an agent's ``except Exception``
+    cannot swallow it; the harness turns it into an :class:`AgentError`.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+#: What an agent call may raise that the harness reports as the agent's failure. SystemExit
+#: and KeyboardInterrupt are included: an agent calling ``sys.exit()`` (or interrupted inside
+#: its own code) must not end the run as if it had succeeded.
+AGENT_FAILURES: tuple[type[BaseException], ...] = (
+    Exception, SystemExit, KeyboardInterrupt, AgentTimeout,
+)
+
+
+def _agent_failure(label: str, method: str, where: str, exc: BaseException) -> AgentError:
+    """The :class:`AgentError` for ``exc`` raised by ``method`` of agent ``label`` at ``where``."""
+    if isinstance(exc, AgentTimeout):
+        return AgentError(
+            f"agent {label} did not return from {method}() within {exc.seconds:g} s "
+            f"(--agent-timeout) at {where}"
+        )
+    return AgentError(f"agent {label} raised {type(exc).__name__} in {method}() at {where}: {exc}")
+
+
+# -- per-call timeout (worker processes) --------------------------------------------------------
+
+
+def hard_limit(seconds: float) -> float:
+    """Seconds after which an agent call that ``agent_timeout=seconds`` could not interrupt
+    ends its worker process."""
+    return 2 * seconds + 2.0
+
+
+class _Watchdog:
+    """Interrupts an agent call that runs longer than ``seconds`` (in a worker process).
+
+    Agent calls are wrapped by :meth:`guard`, which records when the call started. A daemon
+    thread polls that time; when a call is over time it sends ``SIGUSR1`` to the main thread,
+    whose handler raises :class:`AgentTimeout` inside the call (a blocking sleep or wait is
+    interrupted too). Compiled code that holds the GIL and never returns to the interpreter
+    cannot be interrupted (nor can the thread run): for it each call also arms a kernel
+    timer, ``setitimer(ITIMER_REAL)`` with ``SIGALRM`` at its default action, which ends the
+    worker process after :func:`hard_limit` seconds; the parent then reports the dead
+    worker. POSIX only; runs only in worker processes, never in the caller's process.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        import signal
+
+        self.seconds = float(seconds)
+        self.started: float | None = None
+        self.method = ""
+        self._main = threading.main_thread().ident
+        signal.signal(signal.SIGUSR1, self._raise)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the hard limit ends the process
+        threading.Thread(target=self._watch, name="krazy-gym-agent-timeout", daemon=True).start()
+
+    def _raise(self, signum, frame) -> None:
+        if self.started is not None:  # (a late signal after the call returned is ignored)
+            raise AgentTimeout(self.seconds)
+
+    def guard(self, method: str, fn: Callable) -> Callable:
+        """``fn`` with its running time watched."""
+        import signal
+
+        setitimer, real = signal.setitimer, signal.ITIMER_REAL
+
+        def call(*args, **kwargs):
+            self.method = method
+            self.started = time.monotonic()
+            setitimer(real, hard_limit(self.seconds))
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                setitimer(real, 0)
+                self.started = None
+
+        return call
+
+    def _watch(self) -> None:
+        import signal
+
+        poll = min(0.1, self.seconds / 4)
+        signalled = None
+        while True:
+            time.sleep(poll)
+            started = self.started
+            if started is None or started is signalled or time.monotonic() - started <= self.seconds:
+                continue
+            signalled = started  # once per call
+            signal.pthread_kill(self._main, signal.SIGUSR1)
+
+
+_WATCHDOG: list[_Watchdog] = []  # at most one per (worker) process
+
+
+def _watchdog(seconds: float | None) -> _Watchdog | None:
+    if seconds is None:
+        return None
+    if not _WATCHDOG:
+        _WATCHDOG.append(_Watchdog(seconds))
+    _WATCHDOG[0].seconds = float(seconds)
+    return _WATCHDOG[0]
 
 
 # -- seeds ---------------------------------------------------------------------------------------
@@ -316,14 +428,12 @@ class _Context:
 
 
 def _call_agent(ctx: _Context, method: str, fn: Callable, where: tuple, *args, **kwargs):
-    """``fn(*args, **kwargs)``; an exception becomes an AgentError at ``ctx.where(*where)``."""
+    """``fn(*args, **kwargs)``; any failure (:data:`AGENT_FAILURES`) becomes an AgentError at
+    ``ctx.where(*where)``."""
     try:
         return fn(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - any agent failure becomes an AgentError
-        raise AgentError(
-            f"agent {ctx.agent_label} raised {type(exc).__name__} in {method}() at "
-            f"{ctx.where(*where)}: {exc}"
-        ) from exc
+    except AGENT_FAILURES as exc:
+        raise _agent_failure(ctx.agent_label, method, ctx.where(*where), exc) from exc
 
 
 #: most episode-end steps :class:`_EpisodeLog` buffers before it flushes
@@ -449,8 +559,12 @@ def run_unit(
     unit: Unit,
     agent_label: str | None = None,
     progress: Callable[[int], None] | None = None,
+    watchdog: _Watchdog | None = None,
 ) -> UnitResult:
-    """Run the protocol for one unit and return its raw returns and metrics."""
+    """Run the protocol for one unit and return its raw returns and metrics.
+
+    With a ``watchdog`` (worker processes with ``agent_timeout``) every agent call is timed.
+    """
     start_time = time.perf_counter()
     fn = load_factory(factory) if isinstance(factory, str) else factory
     tasks_all = benchmark.tasks()
@@ -459,8 +573,12 @@ def run_unit(
     tasks = [tasks_all[i] for i in task_indices]
     label = agent_label or (factory if isinstance(factory, str) else repr(factory))
     ctx = _Context(label, unit)
+    def timed(method: str, call: Callable) -> Callable:
+        return call if watchdog is None else watchdog.guard(method, call)
+
     agent = _call_agent(
-        ctx, "factory", lambda: make_agent(fn, agent_seed(unit.rows[0][1], unit.rows[0][2]), label),
+        ctx, "factory",
+        timed("factory", lambda: make_agent(fn, agent_seed(unit.rows[0][1], unit.rows[0][2]), label)),
         ("setup", None, 0),
     )
     envs = make_vector_env(benchmark, rows)
@@ -474,10 +592,11 @@ def run_unit(
         envs.set_attr("task", tasks)
     obs_space, act_space = envs.single_observation_space, envs.single_action_space
     checker = _ActionChecker(act_space)
-    _call_agent(ctx, "reset", agent.reset, ("setup", None, 0), rows, obs_space, act_space)
+    _call_agent(ctx, "reset", timed("reset", agent.reset), ("setup", None, 0), rows, obs_space,
+                act_space)
     act_active = accepts_active(agent.act)
     obs_active = accepts_active(agent.observe)
-    act, observe, step_env = agent.act, agent.observe, envs.step
+    act, observe, step_env = timed("act", agent.act), timed("observe", agent.observe), envs.step
 
     episodes = benchmark.episodes
     returns = np.zeros((rows, episodes), dtype=np.float64)
@@ -489,7 +608,7 @@ def run_unit(
     first_episode = 0
     for phase_id, (phase, n_eps) in enumerate(zip(PHASES, phase_lengths)):
         if phase == "exploit" and benchmark.adapt:
-            _call_agent(ctx, "adapt", agent.adapt, ("adapt", None, 0))
+            _call_agent(ctx, "adapt", timed("adapt", agent.adapt), ("adapt", None, 0))
         if n_eps == 0:
             continue
         seeds = phase_seeds(phase_id)
@@ -508,12 +627,9 @@ def run_unit(
         while True:
             try:
                 action = act(obs, active=active.copy()) if act_active else act(obs)
-            except Exception as exc:  # noqa: BLE001 - any agent failure becomes an AgentError
+            except AGENT_FAILURES as exc:
                 ep = f"{first_episode + log.done_episodes() + 1} of {episodes}"
-                raise AgentError(
-                    f"agent {label} raised {type(exc).__name__} in act() at "
-                    f"{ctx.where(phase, ep, step)}: {exc}"
-                ) from exc
+                raise _agent_failure(label, "act", ctx.where(phase, ep, step), exc) from exc
             env_action, bad_row, reason = checker.check(action, rows, active, all_active)
             if reason:
                 if bad_row is None:  # the batch as a whole (wrong shape or dtype)
@@ -524,7 +640,7 @@ def run_unit(
                 raise AgentError(f"agent {label} returned an invalid action at {where}: {reason}")
             try:
                 next_obs, reward, terminated, truncated, infos = step_env(env_action)
-            except Exception as exc:  # noqa: BLE001
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - any env failure
                 raise EvaluationError(
                     f"env {benchmark.env_id} raised {type(exc).__name__} at "
                     f"{ctx.where(phase, None, step)}: {exc}"
@@ -556,11 +672,8 @@ def run_unit(
                             active=active.copy())
                 else:
                     observe(obs, action, reward, true_next, terminated, truncated)
-            except Exception as exc:  # noqa: BLE001
-                raise AgentError(
-                    f"agent {label} raised {type(exc).__name__} in observe() at "
-                    f"{ctx.where(phase, None, step)}: {exc}"
-                ) from exc
+            except AGENT_FAILURES as exc:
+                raise _agent_failure(label, "observe", ctx.where(phase, None, step), exc) from exc
             if any_ended:
                 log.end_step(step, ended, finished, infos.get("final_info"), terminated)
                 step += 1
@@ -603,9 +716,20 @@ def run_unit(
 
 
 def _run_unit_entry(args: tuple) -> dict[str, Any]:
-    """Process/Ray entry point: plain-data in, plain-data out."""
-    benchmark, factory, unit, label = args
-    return run_unit(benchmark, factory, unit, label).to_json()
+    """Process/Ray entry point: plain-data in, plain-data out.
+
+    ``args`` is ``(benchmark, factory, unit, label)`` or, with a per-call agent timeout,
+    ``(benchmark, factory, unit, label, seconds)``.
+    """
+    benchmark, factory, unit, label, *rest = args
+    watchdog = _watchdog(rest[0] if rest else None)
+    try:
+        return run_unit(benchmark, factory, unit, label, watchdog=watchdog).to_json()
+    except AgentTimeout as exc:  # arrived just outside the agent call it was meant for
+        raise AgentError(
+            f"agent {label} did not return from {watchdog.method if watchdog else '?'}() within "
+            f"{exc.seconds:g} s (--agent-timeout) in unit {unit.index}"
+        ) from None
 
 
 # -- provenance -----------------------------------------------------------------------------------
@@ -712,15 +836,34 @@ def partial_path(out: str | os.PathLike) -> Path:
     return Path(f"{os.fspath(out)}.partial.json")
 
 
+def previous_path(out: str | os.PathLike) -> Path:
+    """Where a failed run moves an older ``out`` file: ``<out>.previous.json``."""
+    return Path(f"{os.fspath(out)}.previous.json")
+
+
 def check_output_path(out: str | os.PathLike | None) -> None:
-    """Raise ``ValueError`` if ``out`` cannot be written (missing directory, is a directory)."""
+    """Raise ``ValueError`` if ``out`` (or its partial/previous files) may not be written: a
+    missing directory, or an existing path that is not a regular file (a directory, symlink,
+    FIFO or device is never replaced)."""
     if out is None:
         return
-    path = Path(out)
-    if path.is_dir():
-        raise ValueError(f"--out {str(path)!r} is a directory, not a file path")
-    if not path.parent.is_dir():
-        raise ValueError(f"--out {str(path)!r}: directory {str(path.parent)!r} does not exist")
+    check_output_file(out, "--out")
+    check_output_file(partial_path(out), "--out (partial results)")
+    check_output_file(previous_path(out), "--out (previous results)")
+
+
+def _set_aside_stale_output(out: str | os.PathLike | None) -> str:
+    """After a failed run: move an older ``out`` (from an earlier run) to
+    :func:`previous_path`, so that it cannot be taken for this run's results. Returns a
+    sentence for the error message ("" if there was nothing to move)."""
+    if out is None or not os.path.lexists(out):
+        return ""
+    target = previous_path(out)
+    try:
+        os.replace(out, target)
+    except OSError as exc:
+        return f"\nan older {out} from an earlier run is still there (could not move it: {exc})"
+    return f"\nthe older {out} from an earlier run was moved to {target}"
 
 
 def _make_progress(progress: Any, total: int, desc: str):
@@ -749,6 +892,7 @@ def evaluate(
     resume: bool = False,
     ray_address: str | None = None,
     aggregates: bool = True,
+    agent_timeout: float | None = None,
 ) -> dict[str, Any]:
     """Evaluate an agent on a benchmark and return the results dict (see ``results.py``).
 
@@ -772,14 +916,24 @@ def evaluate(
         resume: reuse the units of a matching ``<out>.partial.json``.
         aggregates: include the informational ``aggregates`` block (calibration skips it,
             since it needs the very random score being measured).
+        agent_timeout: seconds an agent call (factory, reset, act, observe, adapt) may take;
+            a call that takes longer fails the run with an :class:`AgentError`. Units then run
+            in worker processes (even with ``workers=1``: the caller's process is never
+            interrupted), so the factory must be picklable. Local engine, POSIX only.
+
+    If the run fails and ``out`` already holds a file from an earlier run, that file is moved
+    to ``<out>.previous.json`` (the error message says so), so an old file never looks like
+    the results of the failed run.
 
     Raises:
         ValueError/TypeError: bad arguments (nothing is run or written).
         AgentSpecError: the agent spec does not load or the factory gives no MetaAgent.
-        AgentError: the agent raised or returned an invalid action (names agent, task, step).
+        AgentError: the agent raised (anything, ``SystemExit`` and ``KeyboardInterrupt``
+            included), timed out or returned an invalid action (names agent, task, step).
     """
     bench = get_benchmark(benchmark)
     seed_list = _normalise_seeds(seeds)
+    agent_timeout = check_agent_timeout(agent_timeout, engine)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an int >= 1, got {workers!r}")
     if engine not in ENGINES:
@@ -792,7 +946,12 @@ def evaluate(
     factory = load_factory(agent) if isinstance(agent, str) else agent
     if not callable(factory):
         raise AgentSpecError(f"agent must be 'package.module:factory' or a callable, got {agent!r}")
-    probe = make_agent(factory, agent_seed(seed_list[0], 0), spec_label)
+    try:
+        probe = make_agent(factory, agent_seed(seed_list[0], 0), spec_label)
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise AgentError(
+            f"agent factory {spec_label} raised {type(exc).__name__} when called: {exc}"
+        ) from exc
     name = agent_name(probe, spec_label)
     label = f"{name!r} ({spec_label})"
     del probe
@@ -835,13 +994,20 @@ def evaluate(
 
     try:
         _dispatch(bench, agent if isinstance(agent, str) else factory, todo, label, workers,
-                  engine, ray_address, done, checkpoint, tick)
+                  engine, ray_address, done, checkpoint, tick, agent_timeout)
     except EvaluationError as exc:
         if ckpt is not None:
             checkpoint(str(exc))
+            moved = _set_aside_stale_output(out)
             raise type(exc)(
-                f"{exc}\n{len(done)} of {len(units)} units finished; their results are in {ckpt}"
+                f"{exc}\n{len(done)} of {len(units)} units finished; their results are in "
+                f"{ckpt}{moved}"
             ) from exc
+        raise
+    except KeyboardInterrupt:  # Ctrl-C outside agent code: keep what finished, then stop
+        if ckpt is not None:
+            checkpoint("interrupted")
+            _set_aside_stale_output(out)
         raise
     finally:
         if bar is not None and hasattr(bar, "close"):
@@ -861,7 +1027,26 @@ def evaluate(
     return as_lists(results)
 
 
-def _dispatch(bench, factory, todo, label, workers, engine, ray_address, done, checkpoint, tick):
+def check_agent_timeout(seconds: Any, engine: str = "local") -> float | None:
+    """``seconds`` as a float > 0 (or None); ``ValueError`` naming ``agent_timeout`` otherwise."""
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not (
+        0 < seconds < float("inf")
+    ):
+        raise ValueError(f"agent_timeout must be a number of seconds > 0, got {seconds!r}")
+    if engine != "local":
+        raise ValueError("agent_timeout works with engine='local' only (use Ray's own task "
+                         "timeouts with engine='ray')")
+    import signal
+
+    if not hasattr(signal, "pthread_kill") or not hasattr(signal, "SIGUSR1"):
+        raise ValueError("agent_timeout needs POSIX signals (Linux, macOS)")
+    return float(seconds)
+
+
+def _dispatch(bench, factory, todo, label, workers, engine, ray_address, done, checkpoint, tick,
+              agent_timeout=None):
     def finished(r: UnitResult) -> None:
         done[r.index] = r
         checkpoint()
@@ -869,19 +1054,34 @@ def _dispatch(bench, factory, todo, label, workers, engine, ray_address, done, c
     if engine == "ray":
         _dispatch_ray(bench, factory, todo, label, workers, ray_address, finished, tick)
         return
-    if workers == 1 or len(todo) <= 1:
+    if agent_timeout is None and (workers == 1 or len(todo) <= 1):
         for unit in todo:
             finished(run_unit(bench, factory, unit, label, tick))
         return
+    if not todo:
+        return
     import concurrent.futures as cf
     import multiprocessing as mp
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("spawn")
+    extra = () if agent_timeout is None else (agent_timeout,)
     with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
-        futures = {pool.submit(_run_unit_entry, (bench, factory, u, label)): u for u in todo}
+        futures = {pool.submit(_run_unit_entry, (bench, factory, u, label, *extra)): u for u in todo}
         try:
             for fut in cf.as_completed(futures):
-                r = UnitResult.from_json(fut.result())
+                try:
+                    r = UnitResult.from_json(fut.result())
+                except BrokenProcessPool as exc:
+                    hint = (
+                        f" (an agent call that exceeds --agent-timeout {agent_timeout:g} s and "
+                        "cannot be interrupted, e.g. a loop in compiled code, ends its worker "
+                        f"after {hard_limit(agent_timeout):g} s)"
+                        if agent_timeout is not None else ""
+                    )
+                    raise EvaluationError(
+                        f"a worker process running agent {label} died ({exc}){hint}"
+                    ) from exc
                 finished(r)
                 if tick is not None:
                     tick(len(r.rows) * bench.episodes)

@@ -435,3 +435,59 @@ class BadBox:
 
 def bad_box():
     return BadBox()
+
+
+class Misbehaving(AlwaysRight):
+    """Ends or stalls the process from inside an agent method (the harness must not be fooled).
+
+    ``how``: ``"exit"`` calls ``sys.exit(0)`` in ``act``; ``"interrupt"`` raises
+    KeyboardInterrupt in ``observe``; ``"sleep"`` blocks in ``act`` for an hour;
+    ``"busy"`` runs a loop in compiled code (``sum`` over a huge range) that no signal
+    handler can interrupt. Every action before that is valid (always right).
+    """
+
+    name = "misbehaving"
+    how = "exit"
+
+    def act(self, obs):
+        import sys
+        import time
+
+        if self.how == "exit":
+            sys.exit(0)
+        if self.how == "sleep":
+            time.sleep(3600)
+        if self.how == "busy":
+            sum(range(10**15))
+        return super().act(obs)
+
+    def observe(self, *args, **kwargs):
+        if self.how == "interrupt":
+            raise KeyboardInterrupt
+        return super().observe(*args, **kwargs)
+
+
+def _misbehaving(how: str):
+    agent = Misbehaving()
+    agent.how = how
+    return agent
+
+
+def exit_in_act():
+    return _misbehaving("exit")
+
+
+def interrupt_in_observe():
+    return _misbehaving("interrupt")
+
+
+def sleep_in_act():
+    return _misbehaving("sleep")
+
+
+def busy_in_act():
+    return _misbehaving("busy")
+
+
+def exit_in_factory():
+    raise SystemExit(0)

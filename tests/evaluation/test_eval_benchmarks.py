@@ -123,3 +123,100 @@ def test_benchmark_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         b.num_test_tasks = 3  # type: ignore[misc]
     assert isinstance(b, Benchmark)
+
+
+# -- leaderboard acceptance rules: prescribed seeds and per-episode return ranges (issue 17) ----
+
+
+def test_every_builtin_benchmark_declares_seed_rules_and_a_return_range():
+    for b in list_benchmarks():
+        assert 1 <= b.min_seeds <= b.rank_seeds, b.name
+        assert b.return_range is not None and b.return_range_source, b.name
+        low, high = b.return_range
+        assert low <= high, b.name
+        if b.max_score is not None:  # the analytic maximum lies inside the range
+            assert low <= b.max_score <= high, b.name
+        assert b.prescribed_seeds(4) == [0, 1, 2, 3]
+
+
+def test_rules_are_outside_the_hash():
+    """Tightening a rule must not invalidate every results file already written."""
+    b = get_benchmark("Bandit")
+    changed = dataclasses.replace(b, min_seeds=7, rank_seeds=9, return_range=(-5.0, 5.0),
+                                  return_range_source="other")
+    assert changed.hash == b.hash
+    assert dataclasses.replace(b, num_test_tasks=99).hash != b.hash  # (the hash still works)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("min_seeds", 0, "min_seeds must be an int >= 1"),
+    ("rank_seeds", 2, "rank_seeds must be >= min_seeds"),
+    ("return_range", (1.0, 0.0), "low <= high"),
+    ("return_range", (0.0, float("inf")), "two finite numbers"),
+    ("return_range", "0..1", r"return_range must be None or \(low, high\)"),
+])
+def test_bad_rules_are_refused(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(get_benchmark("Bandit"), **{field: value})
+
+
+def test_krazy_world_range_covers_every_test_task():
+    for preset in ("Easy", "Medium", "Hard"):
+        b = get_benchmark(f"KrazyWorld-{preset}")
+        low, high = b.return_range
+        for task in b.tasks():
+            goals = "".join(task.tiles).count("G")
+            # +1 per goal, once per episode; a death pays death_reward and ends the episode
+            assert goals + max(0.0, task.death_reward) <= high
+            assert min(0.0, task.death_reward) >= low
+
+
+def test_maze_range_follows_from_horizon_and_wall_penalty():
+    from krazy_gym.maze.env import DEFAULT_WALL_PENALTY
+    from krazy_gym.maze.task import default_horizon
+
+    b = get_benchmark("Maze")
+    horizon = default_horizon(b.env_kwargs["size"])
+    assert b.return_range == (-(1.0 + horizon * DEFAULT_WALL_PENALTY), 1.0)
+
+
+def test_tabular_range_is_never_reached_by_an_honest_run():
+    """|return| <= 10 max|mu| + |noise sum|, the noise sum N(0, 10): the bound must leave
+    more than 16 standard deviations (P < 1e-56 per episode)."""
+    import math
+
+    import numpy as np
+
+    b = get_benchmark("TabularMDP")
+    m = max(float(np.abs(np.asarray(t.reward_means)).max()) for t in b.tasks())
+    steps = b.make_env().spec.max_episode_steps
+    low, high = b.return_range
+    assert low == -high
+    assert (high - steps * m) / math.sqrt(steps) > 16
+    assert math.erfc(16 / math.sqrt(2)) < 1e-56
+
+
+def test_point_env_ranges_follow_from_step_sizes():
+    import math
+
+    nav = get_benchmark("Navigation2D")
+    steps = nav.make_env().spec.max_episode_steps
+    worst = sum(math.sqrt(0.5) + 0.1 * math.sqrt(2) * t for t in range(1, steps + 1))
+    assert nav.return_range[1] == 0.0 and -nav.return_range[0] >= worst
+    corner = get_benchmark("PointCorner")
+    # progress per step is at most the step length 0.2 * sqrt(2), in either direction
+    assert corner.return_range == (-corner.return_range[1], corner.return_range[1])
+    assert steps * 0.2 * math.sqrt(2) <= corner.return_range[1] < steps * 0.2 * math.sqrt(2) + 0.05
+
+
+def test_mujoco_ranges_are_generous_per_step_bounds():
+    from krazy_gym.evaluation.benchmarks import MUJOCO_STEP_BOUND
+    from krazy_gym.registration import ENV_TABLE
+
+    horizons = {e.env_id: e.max_episode_steps for e in ENV_TABLE}
+    for b in list_benchmarks():
+        if b.vectorization != "async":
+            continue
+        low, high = b.return_range
+        assert low == -MUJOCO_STEP_BOUND * horizons[b.env_id]
+        assert high == (b.max_score if b.max_score is not None else MUJOCO_STEP_BOUND * horizons[b.env_id])

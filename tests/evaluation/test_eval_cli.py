@@ -23,12 +23,12 @@ def run(argv, capsys):
 def test_evaluate_writes_valid_results_summary_and_plot(toy_benchmarks, tmp_path, capsys):
     out, plot = tmp_path / "r.json", tmp_path / "curve.png"
     code, stdout, err = run(
-        ["evaluate", "--agent", "eval_toys:always_right", "--benchmark", "ToyChain", "--seeds", "2",
+        ["evaluate", "--agent", "eval_toys:always_right", "--benchmark", "ToyChain", "--seeds", "3",
          "--out", str(out), "--plot", str(plot), "--no-progress"], capsys)
     assert code == 0, err
     res = read_results(out)
     assert res["agent"] == {"name": "always-right", "factory": "eval_toys:always_right"}
-    assert res["seeds"] == [0, 1]
+    assert res["seeds"] == [0, 1, 2]
     assert "ToyChain-v1" in stdout and "always-right" in stdout and "norm. IQM" in stdout
     assert plot.stat().st_size > 1000 and plot.read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png", "r.json"]

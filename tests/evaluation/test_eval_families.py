@@ -37,6 +37,7 @@ def test_krazy_world_returns_equal_goals_collected(preset):
     assert (m["tile_types_visited_fraction"] <= 1).all()
     assert m["episode_length"].max() <= bench.make_env().spec.max_episode_steps
     assert m["goals"].max() <= bench.max_score
+    assert within_range(res["returns"], bench)
 
 
 def test_maze_success_and_path_length_ratio_are_consistent():
@@ -49,13 +50,22 @@ def test_maze_success_and_path_length_ratio_are_consistent():
     assert success.any() and (~success).any()
     assert (m["path_length_ratio"][success] >= 1).all()  # never shorter than the BFS optimum
     assert (ret[success] > 0).all() and (ret[~success] < 0).all()
+    assert within_range(ret, get_benchmark("Maze"))  # a 4x4 maze: within the 10x10 bound too
+
+
+def within_range(returns, bench) -> bool:
+    low, high = bench.return_range
+    arr = np.asarray(returns)
+    return bool(((arr >= low) & (arr <= high)).all())
 
 
 @pytest.mark.parametrize("name", ["Bandit", "TabularMDP", "Navigation2D", "PointCorner"])
 def test_sanity_families_run(name):
-    res = evaluate(RANDOM, small(name), seeds=2, progress=False)
+    bench = small(name)
+    res = evaluate(RANDOM, bench, seeds=2, progress=False)
     validate_results(res)
     assert np.isfinite(np.asarray(res["returns"])).all()
+    assert within_range(res["returns"], bench)  # the leaderboard's bound holds for real runs
 
 
 def test_bandit_random_score_is_the_mean_arm_probability():

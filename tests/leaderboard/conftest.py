@@ -35,11 +35,11 @@ def results_files(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def fresh_results(tmp_path_factory) -> Path:
-    """A run that is *not* in ``ranked_db``: the anti-greedy agent on seeds 3, 4, 5."""
+    """A run that is *not* in ``ranked_db``: the anti-greedy agent on seeds 0..5."""
     from krazy_gym.evaluation import evaluate, write_results
 
-    path = tmp_path_factory.mktemp("lb_fresh") / "anti-seeds345.json"
-    write_results(path, evaluate(AGENTS["anti"], BENCHMARK, seeds=[3, 4, 5], progress=False))
+    path = tmp_path_factory.mktemp("lb_fresh") / "anti-6seeds.json"
+    write_results(path, evaluate(AGENTS["anti"], BENCHMARK, seeds=SEEDS + 1, progress=False))
     return path
 
 
@@ -50,7 +50,7 @@ def ranked_db(tmp_path_factory, results_files) -> Path:
 
     db = tmp_path_factory.mktemp("lb_db") / "ranked.db"
     for path in results_files.values():
-        api.submit(path, db=db)
+        api.submit(path, db=db, create=True)
     return db
 
 

@@ -10,7 +10,7 @@ import csv
 import io
 
 import pytest
-from lb_helpers import AGENTS, parse_page
+from lb_helpers import AGENTS, SEEDS, parse_page
 
 from leaderboard import api, store
 from leaderboard.cli import main
@@ -45,7 +45,7 @@ def two_benchmark_db(small_benchmark, ranked_db, tmp_path_factory):
     shutil.copyfile(ranked_db, db)
     for key in ("random", "greedy"):  # submitted worst first: the order must come from scores
         path = out / f"{key}-small.json"
-        write_results(path, evaluate(AGENTS[key], small_benchmark, seeds=2, progress=False))
+        write_results(path, evaluate(AGENTS[key], small_benchmark, seeds=SEEDS, progress=False))
         api.submit(path, db=db)
     return db
 

@@ -12,7 +12,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from lb_helpers import load_json, parse_page, write_sealed
+from lb_helpers import SEEDS, load_json, parse_page, write_sealed
 from PIL import Image
 
 from leaderboard import api, render, store
@@ -34,7 +34,7 @@ def test_render_writes_ranked_table_plots_and_static_files(ranked_db, rendered_s
         assert cells[0] == str(rank)
         assert cells[2] == f"{sub.iqm:.3f} [{sub.iqm_low:.3f}, {sub.iqm_high:.3f}]"
         assert cells[4].startswith(f"{sub.mean:.3f}")
-        assert cells[5] == "3" and cells[6] == "no"
+        assert cells[5] == str(SEEDS) and cells[6] == "no"
     assert sorted(page.images) == sorted(
         f"plots/Bandit-{kind}.png" for kind in ("iqm", "adaptation", "scores")
     )
@@ -45,15 +45,22 @@ def test_render_writes_ranked_table_plots_and_static_files(ranked_db, rendered_s
     assert (out / "static" / "leaderboard.js").read_text().count("sortTable") >= 2
     html_text = index.read_text()
     assert "http://" not in html_text and "https://" not in html_text  # nothing from the network
-    assert not [p for p in out.rglob(".*")]  # no temporary files left
+    assert [p.name for p in out.rglob(".*")] == [render.MARKER]  # no temporary files left
 
 
-def test_render_is_atomic_and_removes_stale_plots(ranked_db, rendered_site, tmp_path, monkeypatch):
+def test_render_is_atomic_and_removes_only_its_own_stale_plots(ranked_db, rendered_site, tmp_path,
+                                                               monkeypatch):
     out = tmp_path / "site"
     shutil.copytree(rendered_site, out)
     index_before = (out / "index.html").read_bytes()
-    stale = out / "plots" / "OldBenchmark-iqm.png"
-    stale.write_bytes(b"old")
+    theirs = out / "plots" / "OldBenchmark-iqm.png"  # not written by a render: never deleted
+    theirs.write_bytes(b"someone else's")
+    # a plot an earlier render wrote (listed in its marker) for a benchmark now gone
+    ours = out / "plots" / "GoneBenchmark-iqm.png"
+    ours.write_bytes(b"old plot")
+    marker = load_json(out / render.MARKER)
+    marker["files"].append("plots/GoneBenchmark-iqm.png")
+    (out / render.MARKER).write_text(json.dumps(marker))
 
     def broken(rows, title):
         raise RuntimeError("plotting failed")
@@ -62,12 +69,14 @@ def test_render_is_atomic_and_removes_stale_plots(ranked_db, rendered_site, tmp_
     with pytest.raises(RuntimeError, match="plotting failed"):
         api.render(db=ranked_db, out_dir=out)
     assert (out / "index.html").read_bytes() == index_before  # the old page stays whole
-    assert not [p for p in out.rglob(".*")]
+    assert not list(out.rglob("*.tmp"))
     monkeypatch.undo()
 
     api.render(db=ranked_db, out_dir=out)
-    assert not stale.exists()
+    assert not ours.exists()
+    assert theirs.read_bytes() == b"someone else's"
     assert (out / "plots" / "Bandit-scores.png").is_file()
+    assert "plots/GoneBenchmark-iqm.png" not in load_json(out / render.MARKER)["files"]
 
 
 def test_render_escapes_agent_names(results_files, tmp_path):
@@ -75,7 +84,7 @@ def test_render_escapes_agent_names(results_files, tmp_path):
     data["agent"]["name"] = '<img src=x onerror="alert(1)">'
     path = write_sealed(tmp_path / "evil.json", data)
     db = tmp_path / "board.db"
-    api.submit(path, db=db)
+    api.submit(path, db=db, create=True)
     index = api.render(db=db, out_dir=tmp_path / "site")
     text = index.read_text()
     assert "<img src=x" not in text

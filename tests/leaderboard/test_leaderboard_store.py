@@ -24,15 +24,15 @@ def _env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def single_seed_files(tmp_path_factory) -> list[Path]:
-    """Eight real results files: the random agent on one seed each (seeds 0..7)."""
+    """Eight distinct real results files: the random agent on seeds 0..K-1, K = 3..10."""
     from krazy_gym.evaluation import evaluate, write_results
 
-    out = tmp_path_factory.mktemp("lb_single_seed")
+    out = tmp_path_factory.mktemp("lb_eight_runs")
     files = []
-    for seed in range(NUM_PROCESSES):
-        path = out / f"seed{seed}.json"
+    for i in range(NUM_PROCESSES):
+        path = out / f"seeds{3 + i}.json"
         write_results(path, evaluate("krazy_gym.evaluation.agents:random_agent", BENCHMARK,
-                                     seeds=[seed], progress=False))
+                                     seeds=3 + i, progress=False))
         files.append(path)
     return files
 
@@ -57,7 +57,8 @@ def _submit_worker(db, own, shared, go, validated, reports) -> None:
     go.wait()
     for name in (own, shared):
         try:
-            reports.put({"file": name, "id": api.submit(name, db=db).id, "pid": os.getpid()})
+            reports.put({"file": name, "id": api.submit(name, db=db, create=True).id,
+                         "pid": os.getpid()})
         except SubmissionError as exc:
             reports.put({"file": name, "check": exc.check, "pid": os.getpid()})
 
@@ -65,9 +66,10 @@ def _submit_worker(db, own, shared, go, validated, reports) -> None:
 def test_eight_processes_submitting_at_once_all_land_once(single_seed_files, results_files, tmp_path):
     """Eight OS processes (forked, so they skip the imports) submit at the same moment.
 
-    Each submits its own file and then one shared file: all eight own files must land, the
-    shared one exactly once (seven clean ``duplicate`` rejections), and the database must pass
-    ``PRAGMA integrity_check``.
+    Each submits its own file and then one shared file, all to a database that does not
+    exist yet (``create=True``: all eight race to create it): all eight own files must land,
+    the shared one exactly once (seven clean ``duplicate`` rejections), no temporary file may
+    be left, and the database must pass ``PRAGMA integrity_check``.
     """
     import multiprocessing
 
@@ -103,6 +105,7 @@ def test_eight_processes_submitting_at_once_all_land_once(single_seed_files, res
     )
     assert sorted(r.id for r in rows) == sorted(r["id"] for r in collected if "id" in r)
     assert store.integrity_check(db) == "ok"
+    assert [p.name for p in tmp_path.iterdir()] == ["board.db"]
 
 
 def test_submit_killed_inside_the_transaction_leaves_the_database_as_it_was(

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from lb_helpers import AGENTS, BENCHMARK, HERE, load_json, write_sealed
+from lb_helpers import AGENTS, BENCHMARK, HERE, SEEDS, load_json, write_sealed
 from scipy import stats
 
 from leaderboard import api, store
@@ -27,7 +27,7 @@ def test_submit_stores_raw_returns_provenance_and_recomputed_scores(results_file
     path = write_sealed(tmp_path / "boasting.json", src)
     db = tmp_path / "board.db"
 
-    result = api.submit(path, db=db)
+    result = api.submit(path, db=db, create=True)
     (row,) = store.list_submissions(db)
 
     assert row.id == result.id
@@ -73,7 +73,7 @@ def test_show_prints_ranking_with_ci_seeds_verified_and_date(ranked_db, capsys):
         assert f"{row.iqm:.3f} [{row.iqm_low:.3f}, {row.iqm_high:.3f}]" in line
         assert f"{row.mean:.3f}" in line
         assert line.split()[0] == str(rows.index(row) + 1)
-        assert " 3 " in line and " no " in line and row.submitted_at[:10] in line
+        assert f" {SEEDS} " in line and " no " in line and row.submitted_at[:10] in line
     assert BENCHMARK in out and rows[0].benchmark_hash[:12] in out
 
 
@@ -182,8 +182,8 @@ BAD_INPUTS = {
     "wrong_schema_version": (_wrong_schema_version, "schema_version", ["is 2", "version 1"]),
     "one_return_edited": (_one_return_edited, "sha256", ["hashes to", "unmodified"]),
     "benchmark_hash_mismatch": (_benchmark_hash_mismatch, "benchmark.hash", ["0" * 64, "re-run"]),
-    "wrong_shape": (_task_dropped, "shape", ["returns", "(3, 99, 10)", "(3, 100, 10)"]),
-    "wrong_shape_consistent": (_task_dropped_consistently, "shape", ["(3, 99, 10)", "(3, 100, 10)"]),
+    "wrong_shape": (_task_dropped, "shape", ["returns", "(5, 99, 10)", "(5, 100, 10)"]),
+    "wrong_shape_consistent": (_task_dropped_consistently, "shape", ["(5, 99, 10)", "(5, 100, 10)"]),
     "nan_return": (_nan, "returns", ["returns[2][5][3]", "nan", "finite"]),
     "inf_return": (_inf, "returns", ["returns[0][9][0]", "-inf", "finite"]),
     "duplicate": (_duplicate, "duplicate", ["already stored as submission #2"]),
@@ -217,8 +217,8 @@ def test_bad_input_is_rejected_clearly_and_changes_nothing(case, results_files, 
 def test_rejected_file_creates_no_database(results_files, tmp_path, capsys):
     db = tmp_path / "new.db"
     bad = _one_return_edited(results_files, tmp_path)
-    assert main(["submit", str(bad), "--db", str(db)]) == 2
-    assert not db.exists()
+    assert main(["submit", str(bad), "--db", str(db), "--create"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json"]
 
 
 def test_cli_subprocess_exit_codes(results_files, tmp_path):
@@ -227,11 +227,11 @@ def test_cli_subprocess_exit_codes(results_files, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)])}
     bad = _benchmark_hash_mismatch(results_files, tmp_path)
     cmd = [sys.executable, "-m", "leaderboard", "submit"]
-    proc = subprocess.run([*cmd, str(bad), "--db", str(db)], capture_output=True, text=True,
-                          env=env, cwd=REPO)
+    proc = subprocess.run([*cmd, str(bad), "--db", str(db), "--create"], capture_output=True,
+                          text=True, env=env, cwd=REPO)
     assert proc.returncode == 2 and "rejected (benchmark.hash)" in proc.stderr
     assert not db.exists()
-    proc = subprocess.run([*cmd, str(results_files["anti"]), "--db", str(db)],
+    proc = subprocess.run([*cmd, str(results_files["anti"]), "--db", str(db), "--create"],
                           capture_output=True, text=True, env=env, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert "accepted as submission #1: anti-greedy on Bandit" in proc.stdout
@@ -246,23 +246,29 @@ def test_readers_refuse_a_missing_database(tmp_path, capsys):
 
 def test_verify_marks_verified_only_when_scores_match(results_files, tmp_path, capsys):
     db = tmp_path / "board.db"
-    code = main(["submit", str(results_files["greedy"]), "--db", str(db),
+    code = main(["submit", str(results_files["greedy"]), "--db", str(db), "--create",
                  "--verify", AGENTS["greedy"]])
     assert code == 0
     assert "verified: re-running lb_agents:greedy_agent reproduced every task score" in capsys.readouterr().out
-    # the anti-greedy file "verified" with the greedy factory: scores differ -> stored, unverified
-    code = main(["submit", str(results_files["anti"]), "--db", str(db),
-                 "--verify", AGENTS["greedy"]])
-    assert code == 1
+    # the anti-greedy run relabelled as the greedy agent (name and factory, re-sealed):
+    # re-running the greedy factory gives other scores -> stored, unverified, exit 1
+    data = load_json(results_files["anti"])
+    data["agent"] = {"name": "greedy-explorer", "factory": AGENTS["greedy"]}
+    forged = write_sealed(tmp_path / "forged.json", data)
+    assert main(["submit", str(forged), "--db", str(db), "--verify", AGENTS["greedy"]]) == 1
     assert "verification FAILED" in capsys.readouterr().out
-    rows = {r.agent_name: r for r in store.list_submissions(db)}
-    assert rows["greedy-explorer"].verified and rows["greedy-explorer"].verified_factory == AGENTS["greedy"]
-    assert not rows["anti-greedy"].verified
+    rows = store.list_submissions(db)
+    assert [(r.verified, r.verified_factory) for r in rows] == [(True, AGENTS["greedy"]),
+                                                                (False, AGENTS["greedy"])]
+    assert rows[0].sha256 == load_json(results_files["greedy"])["sha256"]
 
 
-def test_verify_with_a_broken_factory_changes_nothing(fresh_results, db_copy, capsys):
+def test_verify_with_a_broken_factory_changes_nothing(fresh_results, db_copy, tmp_path, capsys):
+    data = load_json(fresh_results)
+    data["agent"]["factory"] = "no_such_module:make"  # the file records a factory that fails
+    path = write_sealed(tmp_path / "broken-factory.json", data)
     before = db_copy.read_bytes()
-    assert main(["submit", str(fresh_results), "--db", str(db_copy),
+    assert main(["submit", str(path), "--db", str(db_copy),
                  "--verify", "no_such_module:make"]) == 2
     err = capsys.readouterr().err
     assert "rejected (verify)" in err and "no_such_module" in err
@@ -284,7 +290,7 @@ def test_default_database_comes_from_the_environment(results_files, tmp_path, mo
     db = tmp_path / "from-env" / "board.db"
     monkeypatch.setenv(api.DB_ENV, str(db))
     assert api.default_db() == db
-    assert main(["submit", str(results_files["random"])]) == 0
+    assert main(["submit", str(results_files["random"]), "--create"]) == 0
     assert [s.agent_name for s in api.submissions()] == ["RandomAgent"]
     # the stored document is the submitted file, content for content
     assert store.get_document(db, 1) == load_json(results_files["random"])
@@ -297,9 +303,9 @@ def test_verify_reruns_with_the_submitted_batch_size(tmp_path, capsys):
     from krazy_gym.evaluation import evaluate, write_results
 
     path = tmp_path / "random-batch25.json"
-    write_results(path, evaluate(AGENTS["random"], BENCHMARK, seeds=[7], batch_size=25,
+    write_results(path, evaluate(AGENTS["random"], BENCHMARK, seeds=3, batch_size=25,
                                  progress=False))
-    assert main(["submit", str(path), "--db", str(tmp_path / "board.db"),
+    assert main(["submit", str(path), "--db", str(tmp_path / "board.db"), "--create",
                  "--verify", AGENTS["random"]]) == 0
     assert "verified:" in capsys.readouterr().out
     assert store.list_submissions(tmp_path / "board.db")[0].verified
