@@ -34,7 +34,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 # the stable-baselines3 adapter has its own module (torch and SB3 are imported only when used)
-from krazy_gym.evaluation.sb3_agents import SB3PolicyAgent, sb3_agent
+from krazy_gym.evaluation.sb3_agents import SB3PolicyAgent, sb3_agent, sb3_algo_class
 
 __all__ = [
     "AGENT_METHODS", "BUILTIN_AGENTS", "AgentSpecError", "MetaAgent", "RandomAgent",
@@ -234,6 +234,10 @@ def sb3_from_env(seed: int | None = 0) -> SB3PolicyAgent:
         raise ValueError(
             f"KRAZY_GYM_SB3_DETERMINISTIC must be one of {sorted(_BOOLS)}, got {flag!r}"
         )
+    try:
+        sb3_algo_class(algo)
+    except ValueError as exc:
+        raise ValueError(f"KRAZY_GYM_SB3_ALGO: {exc}") from None
     return sb3_agent(path, algo, deterministic=_BOOLS[flag], seed=seed)
 
 

@@ -65,7 +65,9 @@ def test_help_lists_the_names(capsys):
     ({"KRAZY_GYM_SB3_DETERMINISTIC": "maybe"},
      "KRAZY_GYM_SB3_DETERMINISTIC must be one of ['0', '1', 'false', 'no', 'true', 'yes'], "
      "got 'maybe'"),
-    ({"KRAZY_GYM_SB3_ALGO": "PPO2"}, "algo 'PPO2' is not an algorithm of stable_baselines3"),
+    ({"KRAZY_GYM_SB3_ALGO": "PPO2"}, "KRAZY_GYM_SB3_ALGO: algo must be one of A2C, DDPG, DQN, "
+                                     "PPO, SAC, TD3, ARS, CrossQ, MaskablePPO, QRDQN, "
+                                     "RecurrentPPO, TQC, TRPO, got 'PPO2'"),
 ])
 def test_sb3_name_with_bad_settings_exits_2(toy_benchmarks, tmp_path, capsys, monkeypatch,
                                             env, message, sb3_model):
