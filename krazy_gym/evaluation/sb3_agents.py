@@ -147,13 +147,21 @@ class SB3PolicyAgent:
 
         n = int(num_tasks)
         model_space = getattr(self.model, "observation_space", None)
-        layout = TrialLayout(observation_space, action_space)
+        try:
+            layout = TrialLayout(observation_space, action_space)
+        except TypeError:  # spaces without a flat encoding: only the flat layout is possible
+            if self.trial:
+                raise
+            layout = None
         if model_space is None:  # a duck-typed model: nothing to check against
             use_trial = bool(self.trial)
         else:
             flat_ok = _same_space(model_space, observation_space)
-            trial_ok = _same_space(model_space, layout.observation_space)
+            trial_ok = layout is not None and _same_space(model_space, layout.observation_space)
             wanted = {None: flat_ok or trial_ok, True: trial_ok, False: flat_ok}[self.trial]
+            if not wanted and layout is None:
+                raise ValueError(f"the SB3 model's observation space is {model_space}, the "
+                                 f"benchmark's is {observation_space}")
             if not wanted:
                 raise ValueError(self._layout_error(model_space, observation_space, layout))
             use_trial = trial_ok if self.trial is None else self.trial
@@ -214,6 +222,9 @@ class SB3PolicyAgent:
         n = self.num_tasks
         idx = None if active is None or np.all(active) else np.flatnonzero(active)
         if idx is not None:
+            if not len(idx):  # no row acts: nothing to compute, no state to advance
+                shape = tuple(self.action_space.shape or ())
+                return np.zeros((n, *shape), dtype=self.action_space.dtype or np.int64)
             x = _rows(x, idx)
         if self._policy is None:
             actions, _ = self.model.predict(x, deterministic=self.deterministic)

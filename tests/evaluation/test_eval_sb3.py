@@ -146,6 +146,10 @@ def test_reset_clears_the_recurrent_state_and_the_previous_step(chain_model):
     for t in range(12):
         _drive(used, seq[t])
     assert all(s.abs().max() > 0 for s in used._state)
+    kept = [s.clone() for s in used._state]
+    none = np.zeros(3, dtype=bool)  # no row acts: zeros, nothing computed or committed
+    np.testing.assert_array_equal(_drive(used, seq[0], active=none), [0, 0, 0])
+    assert all(torch.equal(a, b) for a, b in zip(used._state, kept))
     used.reset(3, space, gym.spaces.Discrete(2))
     assert all(torch.count_nonzero(s) == 0 for s in used._state)
     np.testing.assert_array_equal(used.inputs(seq[0])[:, 2:], 0.0)  # no previous step
