@@ -16,6 +16,7 @@ from krazy_gym.evaluation.agents import (
     RandomAgent,
     SB3PolicyAgent,
     random_agent,
+    sb3_agent,
 )
 from krazy_gym.evaluation.benchmarks import (
     Benchmark,
@@ -58,6 +59,7 @@ __all__ = [
     "load_schema",
     "normalised_scores",
     "random_agent",
+    "sb3_agent",
     "read_results",
     "register_benchmark",
     "summary_table",

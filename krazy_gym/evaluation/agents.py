@@ -17,7 +17,8 @@ whose per-step state must not see idle steps (an RNN) may accept an optional key
 ``active`` (a bool array, one per row) in ``act`` and ``observe``; the runner passes it when
 the method's signature takes it.
 
-A factory (``package.module:factory`` on the command line) returns a fresh ``MetaAgent``.
+A factory (``package.module:factory`` on the command line, or a built-in name of
+:data:`BUILTIN_AGENTS` such as ``random``) returns a fresh ``MetaAgent``.
 The runner calls it once per batch, passing ``seed=<int>`` if the factory accepts a ``seed``
 argument, so runs are reproducible and independent of how batches are spread over workers.
 """
@@ -31,6 +32,16 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+# the stable-baselines3 adapter has its own module (torch and SB3 are imported only when used)
+from krazy_gym.evaluation.sb3_agents import SB3PolicyAgent, sb3_agent, sb3_algo_class
+
+__all__ = [
+    "AGENT_METHODS", "BUILTIN_AGENTS", "AgentSpecError", "MetaAgent", "RandomAgent",
+    "SB3PolicyAgent", "accepts_active", "accepts_seed", "agent_name", "builtin_agents_help",
+    "check_agent", "load_factory", "make_agent", "random_agent", "resolve_agent_spec",
+    "sb3_agent", "sb3_from_env",
+]
 
 #: the four methods a MetaAgent must have (checked on every agent the factory returns)
 AGENT_METHODS = ("reset", "act", "observe", "adapt")
@@ -194,53 +205,79 @@ def random_agent(seed: int | None = 0) -> RandomAgent:
     return RandomAgent(seed=seed)
 
 
-class SB3PolicyAgent:
-    """Adapts a trained stable-baselines3 model (anything with ``predict``) to MetaAgent.
+#: environment variables of the ``sb3`` built-in agent (see :func:`sb3_from_env`)
+SB3_ENV_VARS = ("KRAZY_GYM_SB3_MODEL", "KRAZY_GYM_SB3_ALGO", "KRAZY_GYM_SB3_DETERMINISTIC")
+_BOOLS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
-    The policy does not adapt (``adapt`` is a no-op); it is the "no meta-learning" baseline a
-    multi-task SB3 policy gives. Recurrent sb3-contrib models keep their LSTM state per row
-    across the episodes of a task (reset at ``reset``), which makes them a simple RL²-style
-    agent. ``deterministic`` is passed to ``predict``.
 
-        >>> from stable_baselines3 import PPO                       # doctest: +SKIP
-        >>> agent = SB3PolicyAgent(PPO.load("ppo_krazy.zip"))       # doctest: +SKIP
+def sb3_from_env(seed: int | None = 0) -> SB3PolicyAgent:
+    """Factory of the ``sb3`` built-in agent: the model file in ``KRAZY_GYM_SB3_MODEL``.
+
+    ``KRAZY_GYM_SB3_ALGO`` names its algorithm (default ``PPO``; e.g. ``RecurrentPPO``),
+    ``KRAZY_GYM_SB3_DETERMINISTIC`` is ``1`` (default: the most likely action) or ``0``
+    (sampled with the harness seed). The input layout (flat or RL² trial) is detected from the
+    model (:class:`SB3PolicyAgent`)::
+
+        KRAZY_GYM_SB3_MODEL=bandit.zip KRAZY_GYM_SB3_ALGO=RecurrentPPO \\
+            krazy-gym evaluate --agent sb3 --benchmark Bandit --seeds 5 --out bandit.json
     """
+    import os
 
-    def __init__(self, model: Any, deterministic: bool = True) -> None:
-        if not callable(getattr(model, "predict", None)):
-            raise TypeError(f"model must have a predict() method, got {type(model).__name__}")
-        self.model = model
-        self.deterministic = bool(deterministic)
-        self._state: Any = None
-        self._starts: np.ndarray | None = None
-
-    def reset(self, num_tasks: int, observation_space, action_space) -> None:
-        self._state = None
-        self._starts = np.ones(int(num_tasks), dtype=bool)
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        action, self._state = self.model.predict(
-            obs, state=self._state, episode_start=self._starts, deterministic=self.deterministic
+    path = os.environ.get("KRAZY_GYM_SB3_MODEL")
+    if not path:
+        raise ValueError("the sb3 agent needs KRAZY_GYM_SB3_MODEL=<model .zip file>")
+    if not os.path.isfile(path):
+        raise ValueError(f"KRAZY_GYM_SB3_MODEL={path!r} is not a file")
+    algo = os.environ.get("KRAZY_GYM_SB3_ALGO", "PPO")
+    flag = os.environ.get("KRAZY_GYM_SB3_DETERMINISTIC", "1").strip().lower()
+    if flag not in _BOOLS:
+        raise ValueError(
+            f"KRAZY_GYM_SB3_DETERMINISTIC must be one of {sorted(_BOOLS)}, got {flag!r}"
         )
-        return np.asarray(action)
-
-    def observe(self, obs, action, reward, next_obs, terminated, truncated, active=None) -> None:
-        # a recurrent policy keeps its memory across episodes of the same task (RL²-style);
-        # idle rows must not advance it, which predict() cannot skip, so we only track starts
-        self._starts = np.zeros_like(np.asarray(terminated, dtype=bool))
-
-    def adapt(self) -> None:
-        return None
+    try:
+        sb3_algo_class(algo)
+    except ValueError as exc:
+        raise ValueError(f"KRAZY_GYM_SB3_ALGO: {exc}") from None
+    return sb3_agent(path, algo, deterministic=_BOOLS[flag], seed=seed)
 
 
-def sb3_agent(path: str, algo: str = "PPO", deterministic: bool = True) -> SB3PolicyAgent:
-    """Load an SB3 (or sb3-contrib) model file and wrap it: ``sb3_agent("model.zip", "PPO")``.
+#: short names ``krazy-gym evaluate --agent NAME`` accepts: name -> (factory spec, what it is)
+BUILTIN_AGENTS: dict[str, tuple[str, str]] = {
+    "random": ("krazy_gym.evaluation.agents:random_agent", "uniformly random actions"),
+    "sb3": ("krazy_gym.evaluation.agents:sb3_from_env",
+            "a stable-baselines3/sb3-contrib model: KRAZY_GYM_SB3_MODEL=path.zip "
+            "[KRAZY_GYM_SB3_ALGO=PPO] [KRAZY_GYM_SB3_DETERMINISTIC=1]"),
+    "baselines": ("baselines.agents:make",
+                  "a checkpoint of python -m baselines.train: KRAZY_GYM_CHECKPOINT=path"),
+}
 
-    For the CLI, write a two-line factory module that calls this with your path.
+
+def builtin_agents_help() -> str:
+    """One line per built-in agent name (for ``--help`` and error messages)."""
+    return "; ".join(f"{name} ({what})" for name, (_, what) in BUILTIN_AGENTS.items())
+
+
+def resolve_agent_spec(spec: str) -> str:
+    """The factory spec for an ``--agent`` value: a built-in name (:data:`BUILTIN_AGENTS`)
+    becomes its ``package.module:factory``; a spec with a ``:`` is returned unchanged.
+
+    Raises:
+        AgentSpecError: neither (the message lists the names, with a "did you mean").
     """
-    module = "sb3_contrib" if algo.startswith("Recurrent") or algo in {"TRPO", "QRDQN", "TQC", "ARS"} else "stable_baselines3"
-    cls = getattr(importlib.import_module(module), algo)
-    return SB3PolicyAgent(cls.load(path, device="cpu"), deterministic=deterministic)
+    if not isinstance(spec, str):
+        raise AgentSpecError(f"agent spec must be a string, got {type(spec).__name__}")
+    if spec in BUILTIN_AGENTS:
+        return BUILTIN_AGENTS[spec][0]
+    if ":" in spec:
+        return spec
+    import difflib
+
+    close = difflib.get_close_matches(spec, list(BUILTIN_AGENTS), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise AgentSpecError(
+        f"unknown agent {spec!r}{hint}: give 'package.module:factory' or a built-in name: "
+        f"{', '.join(BUILTIN_AGENTS)}"
+    )
 
 
 def agent_name(agent: Any, spec: str) -> str:

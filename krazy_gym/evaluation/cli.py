@@ -62,6 +62,12 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _agents_help() -> str:
+    from krazy_gym.evaluation.agents import builtin_agents_help
+
+    return builtin_agents_help()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="krazy-gym", description="krazy_gym evaluation harness")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -70,8 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="machine-readable output")
 
     e = sub.add_parser("evaluate", help="evaluate an agent on a benchmark")
-    e.add_argument("--agent", required=True, metavar="PKG.MODULE:FACTORY",
-                   help="factory returning a MetaAgent, e.g. krazy_gym.evaluation.agents:random_agent")
+    e.add_argument("--agent", required=True, metavar="PKG.MODULE:FACTORY|NAME",
+                   help="factory returning a MetaAgent, e.g. mypkg.agents:make, or a built-in "
+                   f"name: {_agents_help()}")
     e.add_argument("--benchmark", required=True, metavar="NAME", help="see `krazy-gym benchmarks`")
     e.add_argument("--seeds", required=True, type=_positive_int("--seeds", MAX_SEEDS), metavar="K",
                    help=f"number of seeds: runs seeds 0..K-1, as the leaderboard requires "
@@ -129,7 +136,12 @@ def _cmd_benchmarks(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from krazy_gym.evaluation.agents import AgentSpecError, load_factory, make_agent
+    from krazy_gym.evaluation.agents import (
+        AgentSpecError,
+        load_factory,
+        make_agent,
+        resolve_agent_spec,
+    )
     from krazy_gym.evaluation.benchmarks import get_benchmark
     from krazy_gym.evaluation.results import check_output_file
     from krazy_gym.evaluation.runner import (
@@ -160,6 +172,7 @@ def _cmd_evaluate(args) -> int:
         except ImportError:
             return _usage_error("--engine ray needs ray: pip install 'krazy_gym[ray]'")
     try:
+        args.agent = resolve_agent_spec(args.agent)  # a built-in name -> its factory spec
         factory = load_factory(args.agent)
         make_agent(factory, 0, args.agent)
     except AgentSpecError as exc:

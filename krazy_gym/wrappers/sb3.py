@@ -19,6 +19,7 @@ observation returned at a done step is the first of the next episode, the last o
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,6 +64,12 @@ class SB3VecEnv(VecEnv):
       ``options={"task": [...]}``, the form krazy_gym's vector envs take).
     * ``step_wait()`` returns ``dones = terminated | truncated``; every done env's info has
       ``"terminal_observation"`` and ``"TimeLimit.truncated"`` (truncated and not terminated).
+    * every done env's info also has ``"episode": {"r": return, "l": length, "t": seconds
+      since the adapter was made}``, the statistics of SB3's ``Monitor``/``VecMonitor``
+      (return summed in float32 as ``VecMonitor`` does), so SB3 logs ``ep_rew_mean`` and
+      ``ep_len_mean`` without a monitor; wrapping in ``VecMonitor`` is still fine (it
+      replaces them with equal values; each episode is counted once). For a trial env an
+      episode is a trial.
     * ``get_attr``/``set_attr``/``env_method`` go through the vector env's
       ``get_attr``/``set_attr``/``call``.
     """
@@ -85,6 +92,9 @@ class SB3VecEnv(VecEnv):
             vec_env.num_envs, vec_env.single_observation_space, vec_env.single_action_space
         )
         self._actions: np.ndarray | None = None
+        self._t_start = time.time()
+        self._episode_returns = np.zeros(self.num_envs, dtype=np.float32)
+        self._episode_lengths = np.zeros(self.num_envs, dtype=np.int64)
 
     def reset(self) -> VecEnvObs:
         seeds = list(self._seeds)
@@ -98,6 +108,8 @@ class SB3VecEnv(VecEnv):
             else:
                 options = dict(self._options[0])
         obs, info = self.vec_env.reset(seed=seed, options=options)
+        self._episode_returns[:] = 0.0
+        self._episode_lengths[:] = 0
         self.reset_infos = vector_info_to_list(info, self.num_envs)
         self._reset_seeds()
         self._reset_options()
@@ -120,13 +132,25 @@ class SB3VecEnv(VecEnv):
             vector_info_to_list(final_info, self.num_envs) if isinstance(final_info, dict) else None
         )
         dones = terminated | truncated
-        for i in np.flatnonzero(dones):
+        rewards = np.asarray(rewards, dtype=np.float32)
+        self._episode_returns += rewards
+        self._episode_lengths += 1
+        ended = np.flatnonzero(dones)
+        now = round(time.time() - self._t_start, 6) if len(ended) else 0.0
+        for i in ended:
             if final_infos is not None:
                 infos[i] = {**infos[i], **final_infos[i]}
             if final_obs is not None and (final_mask is None or final_mask[i]):
                 infos[i]["terminal_observation"] = final_obs[i]
             infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
-        return obs, np.asarray(rewards, dtype=np.float32), dones, infos
+            infos[i]["episode"] = {
+                "r": float(self._episode_returns[i]),
+                "l": int(self._episode_lengths[i]),
+                "t": now,
+            }
+        self._episode_returns[ended] = 0.0
+        self._episode_lengths[ended] = 0
+        return obs, rewards, dones, infos
 
     def close(self) -> None:
         self.vec_env.close()

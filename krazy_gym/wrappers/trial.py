@@ -20,7 +20,8 @@ Observation layout (flat ``float32`` vector, for both wrappers)::
   trial start).
 
 The slices are available as ``wrapper.obs_slice``, ``wrapper.action_slice``,
-``wrapper.reward_index`` and ``wrapper.done_index``.
+``wrapper.reward_index`` and ``wrapper.done_index``; ``wrapper.layout`` (a
+:class:`TrialLayout`) builds the same observations for code outside a wrapper.
 
 Episode bookkeeping: an inner episode that terminates or truncates is reset at once *inside*
 the wrapper (same task), and the step returns the first observation of the next episode with
@@ -123,18 +124,73 @@ def _trial_box(obs_enc: SpaceEncoder, act_enc: SpaceEncoder) -> spaces.Box:
     return spaces.Box(low, high, dtype=np.float32)
 
 
-class _LayoutMixin:
-    """Slices of the trial observation (shared by both wrappers)."""
+class TrialLayout:
+    """The trial observation layout of one (observation space, action space) pair.
 
-    _obs_enc: SpaceEncoder
-    _act_enc: SpaceEncoder
+    Both wrappers build their observations with it, and so can code that makes the same
+    inputs outside a wrapper (the harness's stable-baselines3 agent feeds a model trained on
+    trials from its own record of the previous action, reward and episode end)::
 
-    def _init_layout(self) -> None:
-        o, a = self._obs_enc.size, self._act_enc.size
+        layout = TrialLayout(env.observation_space, env.action_space)
+        x = layout.build(layout.encode_obs(obs), layout.encode_actions(prev_actions),
+                         prev_rewards, prev_dones)       # (n, layout.size) float32
+
+    Attributes:
+        obs_encoder, action_encoder: the :class:`SpaceEncoder` of each space.
+        obs_slice, action_slice, reward_index, done_index: where each part sits.
+        size: length of a trial observation; ``observation_space``: its ``Box``.
+    """
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space) -> None:
+        self.obs_encoder = SpaceEncoder(observation_space)
+        self.action_encoder = SpaceEncoder(action_space)
+        o, a = self.obs_encoder.size, self.action_encoder.size
         self.obs_slice = slice(0, o)
         self.action_slice = slice(o, o + a)
         self.reward_index = o + a
         self.done_index = o + a + 1
+        self.size = o + a + 2
+        self.observation_space = _trial_box(self.obs_encoder, self.action_encoder)
+
+    @staticmethod
+    def _encode(encoder: SpaceEncoder, values: Any, n: int | None) -> np.ndarray:
+        if encoder._batchable:
+            return encoder.encode_batch(values)
+        if n is None:
+            raise ValueError(f"encoding a batch of {type(encoder.space).__name__} values needs n")
+        return encoder.encode_batch(list(iterate(batch_space(encoder.space, n), values)))
+
+    def encode_obs(self, obs: Any, n: int | None = None) -> np.ndarray:
+        """A batch of observations (leading axis = env) as ``(n, obs_dim)`` float32; ``n``
+        (the batch size) is needed only for spaces without a vectorised encoding (Dict ...)."""
+        return self._encode(self.obs_encoder, obs, n)
+
+    def encode_actions(self, actions: Any, n: int | None = None) -> np.ndarray:
+        """A batch of actions as ``(n, action_dim)`` float32 (one-hot for discrete spaces)."""
+        return self._encode(self.action_encoder, actions, n)
+
+    def build(self, obs_enc: np.ndarray, act_enc: np.ndarray, reward: Any, done: Any) -> np.ndarray:
+        """The ``(n, size)`` trial observations from encoded observations and previous actions,
+        the previous rewards and the episode-done flags (all zero at a trial start)."""
+        return np.concatenate(
+            [obs_enc, act_enc, np.asarray(reward, np.float32)[:, None],
+             np.asarray(done, np.float32)[:, None]],
+            axis=1,
+        )
+
+
+class _LayoutMixin:
+    """The :class:`TrialLayout` of a wrapper and its slices as attributes (both wrappers)."""
+
+    layout: TrialLayout
+
+    def _init_layout(self, observation_space: spaces.Space, action_space: spaces.Space) -> None:
+        self.layout = layout = TrialLayout(observation_space, action_space)
+        self._obs_enc, self._act_enc = layout.obs_encoder, layout.action_encoder
+        self.obs_slice = layout.obs_slice
+        self.action_slice = layout.action_slice
+        self.reward_index = layout.reward_index
+        self.done_index = layout.done_index
 
 
 class TrialWrapper(_LayoutMixin, gym.Wrapper):
@@ -163,10 +219,8 @@ class TrialWrapper(_LayoutMixin, gym.Wrapper):
             raise TypeError("env.unwrapped must be a krazy_gym meta-env (with a task_family)")
         super().__init__(env)
         self._schedule = _TaskSchedule(family, tasks, task_order)
-        self._obs_enc = SpaceEncoder(env.observation_space)
-        self._act_enc = SpaceEncoder(env.action_space)
-        self._init_layout()
-        self.observation_space = _trial_box(self._obs_enc, self._act_enc)
+        self._init_layout(env.observation_space, env.action_space)
+        self.observation_space = self.layout.observation_space
         self.trial_rng = _trial_rng(None)
         self._episode = 0
         self._episode_return = 0.0
@@ -284,10 +338,8 @@ class TrialVectorWrapper(_LayoutMixin, VectorWrapper):
             family = env.unwrapped.get_attr("task_family")[0]
         self._schedule = _TaskSchedule(family, tasks, task_order)
         self._family = family
-        self._obs_enc = SpaceEncoder(env.single_observation_space)
-        self._act_enc = SpaceEncoder(env.single_action_space)
-        self._init_layout()
-        self.single_observation_space = _trial_box(self._obs_enc, self._act_enc)
+        self._init_layout(env.single_observation_space, env.single_action_space)
+        self.single_observation_space = self.layout.observation_space
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.trial_rng = _trial_rng(None)
         n = self.num_envs
@@ -322,21 +374,13 @@ class TrialVectorWrapper(_LayoutMixin, VectorWrapper):
 
     # -- encoding ------------------------------------------------------------------------------
     def _encode_obs(self, obs: Any) -> np.ndarray:
-        if self._obs_enc._batchable:
-            return self._obs_enc.encode_batch(obs)
-        return self._obs_enc.encode_batch(list(iterate(self.env.observation_space, obs)))
+        return self.layout.encode_obs(obs, self.num_envs)
 
     def _encode_actions(self, actions: Any) -> np.ndarray:
-        if self._act_enc._batchable:
-            return self._act_enc.encode_batch(actions)
-        return self._act_enc.encode_batch(list(iterate(self.env.action_space, actions)))
+        return self.layout.encode_actions(actions, self.num_envs)
 
     def _augment(self, obs_enc, act_enc, reward, done) -> np.ndarray:
-        return np.concatenate(
-            [obs_enc, act_enc, np.asarray(reward, np.float32)[:, None],
-             np.asarray(done, np.float32)[:, None]],
-            axis=1,
-        )
+        return self.layout.build(obs_enc, act_enc, reward, done)
 
     # -- task hand-over ------------------------------------------------------------------------
     def _start_new_trials(self, ended: np.ndarray) -> np.ndarray:

@@ -130,3 +130,62 @@ def test_recurrent_ppo_runs_on_rl2_trials():
     assert model.num_timesteps == 320
     obs = venv.reset()
     assert obs.shape == (4, 1 + 5 + 2)
+
+
+def _bandit_trials(num_envs: int, k: int = 4):
+    return to_sb3(make_trial_vec("KrazyGym/Bandit-v0", num_envs, episodes_per_trial=k))
+
+
+def test_episode_statistics_equal_vecmonitors_at_every_episode_end():
+    """``infos[i]["episode"]`` on done steps only: the return summed in the test, the trial
+    length, and exactly VecMonitor's values; wrapping in VecMonitor warns about nothing."""
+    import warnings
+
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    plain = _bandit_trials(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        monitored = VecMonitor(_bandit_trials(3))
+    plain.seed(0)
+    monitored.seed(0)
+    plain.reset()
+    monitored.reset()
+    rng = np.random.default_rng(0)
+    returns, lengths, ends = np.zeros(3), np.zeros(3, dtype=int), 0
+    for _ in range(14):
+        actions = rng.integers(0, 5, size=3)
+        _, rewards, dones, infos = plain.step(actions)
+        _, rewards_m, dones_m, infos_m = monitored.step(actions)
+        np.testing.assert_array_equal(rewards, rewards_m)
+        np.testing.assert_array_equal(dones, dones_m)
+        returns += rewards
+        lengths += 1
+        for i in range(3):
+            if not dones[i]:
+                assert "episode" not in infos[i] and "episode" not in infos_m[i]
+                continue
+            ends += 1
+            ours, theirs = infos[i]["episode"], infos_m[i]["episode"]
+            assert ours["r"] == pytest.approx(returns[i], abs=1e-6) and ours["l"] == lengths[i] == 4
+            assert ours["r"] == theirs["r"] and ours["l"] == theirs["l"]
+            assert isinstance(ours["t"], float) and ours["t"] >= 0
+            returns[i], lengths[i] = 0.0, 0
+    assert ends == 9  # 14 steps of 4-pull trials in 3 envs: 3 trials each
+    plain.close()
+    monitored.close()
+
+
+def test_sb3_logs_each_episode_once_with_or_without_vecmonitor():
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    buffers = []
+    for venv in (_bandit_trials(4), VecMonitor(_bandit_trials(4))):
+        model = PPO("MlpPolicy", venv, n_steps=20, batch_size=40, n_epochs=1, seed=0,
+                    device="cpu", policy_kwargs={"net_arch": [8]})
+        model.learn(80)  # one rollout of 20 steps x 4 envs: 5 trials of 4 pulls per env
+        buffers.append([(ep["r"], ep["l"]) for ep in model.ep_info_buffer])
+        venv.close()
+    assert len(buffers[0]) == 20 and buffers[0] == buffers[1]
+    assert all(length == 4 for _, length in buffers[0])
