@@ -10,7 +10,9 @@ were computed once and are checked on every machine against the same numbers:
   task, seed and action sequence, of 1,000 steps of its batched env (4 tasks), and of
   ``sample_tasks(8, split="test")``. These must match bit for bit: the envs use only IEEE
   element-wise arithmetic (and integer logic), which is the same on every x86-64 CPU.
-* every MuJoCo id: rewards and observations of 25 steps, compared with a tolerance
+* every MuJoCo id: the sha256 of ``sample_tasks(8, split="test")`` (exact: task parameters are
+  drawn with IEEE-only arithmetic, ``krazy_gym.mujoco.tasks.portable_pow``), and rewards and
+  observations of 25 steps, compared with a tolerance
   (:data:`MUJOCO_RTOL`), since MuJoCo's compiled physics may round differently on another CPU
   or build and contacts amplify a last-bit difference.
 
@@ -157,7 +159,7 @@ def mujoco_values(env_id: str) -> dict[str, list]:
 
 
 def compute_all(include_mujoco: bool = True) -> dict[str, Any]:
-    out: dict[str, Any] = {"exact": {}, "mujoco": {}}
+    out: dict[str, Any] = {"exact": {}, "mujoco": {}, "mujoco_tasks": {}}
     for name, env_id, kwargs in VARIANTS:
         out["exact"][name] = {
             "tasks": tasks_sha256(env_id, kwargs),
@@ -167,6 +169,7 @@ def compute_all(include_mujoco: bool = True) -> dict[str, Any]:
     if include_mujoco:
         for env_id in MUJOCO_IDS:
             out["mujoco"][env_id.split("/")[1]] = mujoco_values(env_id)
+            out["mujoco_tasks"][env_id.split("/")[1]] = tasks_sha256(env_id, {})
     return out
 
 

@@ -49,6 +49,15 @@ def test_mujoco_rewards_and_observations_match_golden_values_within_tolerance(en
                                    err_msg=f"observation after {step} steps")
 
 
+@pytest.mark.skipif(not HAS_MUJOCO, reason="mujoco is not installed")
+@pytest.mark.parametrize("env_id", golden.MUJOCO_IDS, ids=lambda i: i.split("/")[1])
+def test_mujoco_test_tasks_match_the_golden_sha256(env_id):
+    name = env_id.split("/")[1]
+    assert golden.tasks_sha256(env_id, {}) == GOLDEN["mujoco_tasks"][name], (
+        f"{name}: the test tasks differ from the committed ones; regenerate with {REGENERATE}"
+    )
+
+
 def test_a_changed_trajectory_changes_the_hash():
     """The hash sees a single flipped reward bit (it would be useless otherwise)."""
     import hashlib

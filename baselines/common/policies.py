@@ -231,11 +231,6 @@ class GaussianMLPPolicy(MLPPolicy):
 
 _ACTIVATION_FNS = {nn.Tanh: torch.tanh, nn.ReLU: torch.relu}
 
-#: fewer rows than this take other BLAS kernels (MKL's small-matrix path), whose rounding
-#: differs from the full batch's: the actor never evaluates fewer rows (see :class:`BatchActor`)
-_MIN_ROWS = 8
-
-
 class BatchActor:
     """Draws actions for ``N = num_tasks × rows_per_task`` rows with fixed parameters.
 
@@ -246,10 +241,13 @@ class BatchActor:
     draws the uniforms (categorical, inverse CDF) or normals (Gaussian) of all ``N`` rows from
     ``generator``, in the order and shape of :meth:`MLPPolicy.sample` on the full batch, and
     the layer ops are those of :meth:`MLPPolicy.dist_info`; so the actions of live rows are
-    those of ``policy.sample(policy.dist_info(params, obs), generator)`` on all rows, bit for
-    bit. (Shared parameters: the live rows form a smaller matrix product, which MKL rounds like
-    the full one from 8 rows up, checked by ``tests/baselines/test_sampler.py``; fewer live rows
-    are padded to 8. Per-task parameters: only whole tasks are left out, never rows of a task.)
+    those of ``policy.sample(policy.dist_info(params, obs), generator)`` on all rows, up to the
+    rounding of the matrix products: with shared parameters the live rows form a smaller
+    product, which BLAS may round differently in the last bit (it does on Intel AVX-512 and
+    with other row counts on AVX2); with per-task parameters only whole tasks are left out,
+    never rows of a task. Gaussian actions then agree to float32 rounding; a categorical
+    action flips only if its uniform draw lands within that rounding of a CDF boundary
+    (about 1e-7 per draw). ``tests/baselines/test_sampler.py`` states both.
 
     ``params`` are shared (θ, or K stride-0 views of θ from :func:`expand_params`) or per task
     (leading dim K; row ``i`` belongs to task ``i // rows_per_task``).
@@ -284,7 +282,6 @@ class BatchActor:
         else:
             self.log_std = params["log_std"]
             self.noise = torch.empty((self.n, policy.action_dim))
-        self.min_rows = min(_MIN_ROWS, self.n)
 
     def _net(self, h: torch.Tensor, layers: list | None = None) -> torch.Tensor:
         for layer, act in zip(layers or self.layers, self.activations):
@@ -341,13 +338,8 @@ class BatchActor:
             if every:
                 acts.copy_(self._draw(self._net(obs), self.noise))
                 return
-            rows = np.flatnonzero(alive)
-            live = len(rows)
-            if live < self.min_rows:  # pad with finished rows (results discarded)
-                rows = np.concatenate([rows, np.flatnonzero(~alive)[: self.min_rows - live]])
-            index = torch.from_numpy(rows)
-            draws = self._draw(self._net(obs.index_select(0, index)), self.noise[index])
-            acts[index[:live]] = draws[:live]
+            index = torch.from_numpy(np.flatnonzero(alive))
+            acts[index] = self._draw(self._net(obs.index_select(0, index)), self.noise[index])
             return
         # per task: all rows of the tasks that have a live row (a task's rows are never
         # subset: BLAS may round a product differently for another number of rows)

@@ -43,7 +43,62 @@ BODY_PARAM_BASES: dict[str, float] = {
     "dof_damping": 1.3,
 }
 
+#: natural logarithms of the bases, as literals (not computed by the C library at run time)
+_LOG_BASES: dict[float, float] = {1.5: 0.4054651081081644, 1.3: 0.26236426446749106}
+
 _UNIT_TOLERANCE = 1e-9
+
+
+def portable_cos_sin(angle: float) -> tuple[float, float]:
+    """``(cos(angle), sin(angle))`` for ``angle`` in [0, 2π], with IEEE ``+``, ``*``, ``/`` only
+    (the C library's ``cos``/``sin`` may pick CPU-specific variants that round differently).
+
+    ``a = angle − π`` lies in [−π, π]; the Taylor series of sin and cos (degree 19 and 20) at
+    ``a/4`` (|a/4| ≤ 0.79, truncation error < 1e-20), two double-angle steps, and the signs of
+    ``cos(a + π) = −cos a``, ``sin(a + π) = −sin a``. Error: a few 1e-16.
+
+    >>> c, s = portable_cos_sin(math.pi / 3)
+    >>> round(c, 15), round(s, 15) == round(math.sqrt(3) / 2, 15)
+    (0.5, True)
+    """
+    if not 0.0 <= angle <= 2.0 * math.pi:
+        raise ValueError(f"angle must be in [0, 2*pi], got {angle!r}")
+    x = (angle - math.pi) / 4.0
+    x2 = x * x
+    sin, cos = 1.0, 1.0
+    for k in range(19, 1, -2):  # sin x = x (1 - x²/(2·3) (1 - x²/(4·5) (...)))
+        sin = 1.0 - x2 / (k * (k - 1)) * sin
+    sin = x * sin
+    for k in range(20, 0, -2):  # cos x = 1 - x²/(1·2) (1 - x²/(3·4) (...))
+        cos = 1.0 - x2 / (k * (k - 1)) * cos
+    for _ in range(2):
+        sin, cos = 2.0 * sin * cos, cos * cos - sin * sin
+    return -cos, -sin
+
+
+def portable_pow(base: float, exponent: np.ndarray) -> np.ndarray:
+    """``base ** exponent`` for the bases of :data:`BODY_PARAM_BASES`, computed with IEEE
+    ``+``, ``*`` and ``/`` only, so that it gives the same bits on every machine.
+
+    ``np.power`` dispatches to SIMD kernels chosen by the CPU, and its AVX-512 and AVX2 kernels
+    round about 5% of these values differently in the last bit, which made HopperParams' and
+    Walker2dParams' test tasks (and so their benchmark hashes) depend on the machine. Here
+    ``exp(x)`` with ``x = exponent · ln(base)`` is ``(Taylor_16(x / 8))^8``: the series'
+    truncation error is below 1e-27 for |x| ≤ 1.3 and the three squarings leave a relative error
+    of a few 1e-16, far below anything a multiplier of 1.5^U(−3, 3) could care about.
+
+    >>> float(portable_pow(1.5, np.array(2.0)))  # doctest: +ELLIPSIS
+    2.25000000000000...
+    """
+    if base not in _LOG_BASES:
+        raise ValueError(f"base must be one of {sorted(_LOG_BASES)}, got {base!r}")
+    y = np.asarray(exponent, dtype=np.float64) * _LOG_BASES[base] / 8.0
+    result = np.ones_like(y)
+    for k in range(16, 0, -1):  # Horner: 1 + y/1 (1 + y/2 (1 + ... (1 + y/16)))
+        result = 1.0 + y / k * result
+    for _ in range(3):
+        result = result * result
+    return result
 
 
 def _is_real(value: Any) -> bool:
@@ -232,7 +287,8 @@ class GoalFamily(_NamedFamily):
     def generate(self, rng: np.random.Generator) -> dict[str, Any]:
         angle = rng.uniform(0.0, 2.0 * math.pi)
         dist = self.config["radius"] * math.sqrt(rng.uniform(0.0, 1.0))
-        return {"goal": (dist * math.cos(angle), dist * math.sin(angle))}
+        cos, sin = portable_cos_sin(angle)
+        return {"goal": (dist * cos, dist * sin)}
 
 
 class BodyParamsFamily(_NamedFamily):
@@ -262,7 +318,9 @@ class BodyParamsFamily(_NamedFamily):
     def generate(self, rng: np.random.Generator) -> dict[str, Any]:
         limit = self.config["log_scale_limit"]
         return {
-            name: BODY_PARAM_BASES[name] ** rng.uniform(-limit, limit, size=self.shapes[name])
+            name: portable_pow(
+                BODY_PARAM_BASES[name], rng.uniform(-limit, limit, size=self.shapes[name])
+            )
             for name in BODY_PARAM_NAMES
         }
 

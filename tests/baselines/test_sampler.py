@@ -2,7 +2,9 @@
 
 ``BatchActor`` (the sampler's policy: unpacked parameters, only live rows evaluated) must draw,
 for every live row, the action that ``policy.sample(policy.dist_info(params, obs))`` draws on
-the full batch with the same generator, and leave the generator in the same state; and
+the full batch with the same generator (categorical: exactly; Gaussian: to float32 rounding,
+since a smaller matrix product may round differently), and leave the generator in the same
+state; and
 ``MetaSampler`` must return the batch of the straightforward loop below (one full-batch policy
 call per step, every sub-env stepped until all episodes ended).
 """
@@ -73,7 +75,7 @@ def _alive_masks(rng):
 
 @pytest.mark.parametrize("kind", ["plain", "shared", "per_task"])
 @pytest.mark.parametrize("policy_cls", [CategoricalMLPPolicy, GaussianMLPPolicy])
-def test_batch_actor_draws_the_plain_paths_actions_bit_for_bit(policy_cls, kind):
+def test_batch_actor_draws_the_plain_paths_actions(policy_cls, kind):
     torch.manual_seed(0)
     policy = policy_cls(D, 3, hidden_sizes=(16, 16))
     params = _params(policy, kind)
@@ -88,7 +90,14 @@ def test_batch_actor_draws_the_plain_paths_actions_bit_for_bit(policy_cls, kind)
         actions = np.full(expected.shape, -5, dtype=dtype)
         actor(obs, alive, g_fast, actions)
         live = np.ones(K * M, bool) if alive is None else alive
-        np.testing.assert_array_equal(actions[live], expected[live])
+        if policy.discrete:
+            # discrete outcome: exact (a flip needs a uniform draw within the logits' last-bit
+            # rounding of a CDF boundary, ~1e-7 per draw, and these draws are fixed)
+            np.testing.assert_array_equal(actions[live], expected[live])
+        else:
+            # the live rows' smaller matrix product may round differently from the full one in
+            # the last float32 bit (it does on Intel AVX-512): a few ULP of the action's scale
+            np.testing.assert_allclose(actions[live], expected[live], rtol=1e-6, atol=1e-6)
         assert np.all(actions[~live] == -5)  # finished rows keep their last action
         assert torch.equal(g_ref.get_state(), g_fast.get_state())  # same draws consumed
 

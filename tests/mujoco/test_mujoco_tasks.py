@@ -241,3 +241,22 @@ def test_task_module_does_not_import_mujoco_and_tasks_match_across_processes():
     for name, make_family in FAMILIES.items():
         here = make_family().sample_tasks(3, split="test")
         assert [Task.from_dict(d) for d in other[name]] == here, name
+
+
+def test_portable_pow_and_cos_sin_agree_with_the_c_library_to_a_few_ulp():
+    """IEEE-only versions (same bits on every machine) against numpy/libm, independently."""
+    import math
+
+    from krazy_gym.mujoco.tasks import portable_cos_sin, portable_pow
+
+    u = np.random.default_rng(0).uniform(-3, 3, 20000)
+    for base in (1.5, 1.3):
+        np.testing.assert_allclose(portable_pow(base, u), np.power(base, u), rtol=4e-15, atol=0)
+    assert portable_pow(1.5, np.array([0.0]))[0] == 1.0
+    for angle in np.random.default_rng(1).uniform(0, 2 * math.pi, 2000):
+        c, s = portable_cos_sin(float(angle))
+        assert abs(c - math.cos(angle)) < 2e-15 and abs(s - math.sin(angle)) < 2e-15
+    with pytest.raises(ValueError, match="base must be one of"):
+        portable_pow(2.0, u)
+    with pytest.raises(ValueError, match="angle must be in"):
+        portable_cos_sin(7.0)
