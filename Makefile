@@ -25,8 +25,12 @@ test: $(STAMP) lint
 
 # The baselines' tests again on PyTorch's portable (non-SIMD) CPU kernels: a test that holds only
 # for the kernels of the machine it was written on fails here too (CI runs it after `make test`).
+# And the golden-value tests with numpy's SIMD dispatch off (the baseline kernels an older CPU
+# would run): an env that used a CPU-dependent numpy kernel would fail them.
+NUMPY_DISPATCH = $(PY) -c "from numpy._core._multiarray_umath import __cpu_dispatch__ as d, __cpu_features__ as f; print(','.join(x for x in d if f.get(x)))"
 test-kernels: $(STAMP)
 	ATEN_CPU_CAPABILITY=default $(PY) -m pytest -n 2 --dist loadgroup -m "not slow" tests/baselines $(PYTEST_ARGS)
+	NPY_DISABLE_CPU_FEATURES="$$($(NUMPY_DISPATCH))" $(PY) -m pytest -n 2 -m "not slow" tests/test_golden.py tests/classic $(PYTEST_ARGS)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)

@@ -12,7 +12,7 @@ RANDOM_SCORES: dict[str, float] = {
     'Bandit': 0.5094000000000001,
     'HalfCheetahDir': -14.226277340276686,
     'HalfCheetahVel': -166.91468518112302,
-    'HopperParams': 20.906418050912652,
+    'HopperParams': 19.59965832064098,
     'HumanoidDir': 117.2368151435659,
     'HumanoidDir2D': 117.26502907083861,
     'KrazyWorld-Easy': 0.65625,
@@ -23,6 +23,6 @@ RANDOM_SCORES: dict[str, float] = {
     'PointCorner': 0.4627450724862652,
     'TabularMDP': 10.095528330541471,
     'Walker2dDir': 19.40930007750385,
-    'Walker2dParams': 4.772966241874149,
+    'Walker2dParams': 3.252713686256085,
     'Walker2dVel': 211.79472238400714,
 }

@@ -19,7 +19,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -794,12 +793,6 @@ def seal_results(data: Mapping[str, Any]) -> dict[str, Any]:
     return sealed
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
     """Write ``data`` as JSON to ``path`` via a temporary file and ``os.replace``."""
     if isinstance(data, Mapping):
@@ -821,23 +814,13 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     (readers see the old file or the new one, never a half-written one). The file gets the
     usual permissions (0666 minus the umask). An existing ``path`` that is not a regular
     file (symlink, directory, FIFO, device) is never replaced: ``ValueError``."""
+    from krazy_gym.atomic_io import atomic_output
+
     path = Path(path)
     check_output_file(path, "output")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+    with atomic_output(path, mkdir=False) as tmp:
+        tmp.write_bytes(data)
         check_output_file(path, "output")  # (it may have been replaced meanwhile)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def write_results(path: str | os.PathLike, data: Mapping[str, Any]) -> dict[str, Any]:
