@@ -30,11 +30,14 @@ from krazy_gym.atomic_io import write_text_atomic
 CALIBRATION_SEEDS = 5
 # ``--check`` tolerances (relative, and absolute for scores near 0). The non-MuJoCo envs compute
 # the same bits on every machine (tests/golden.py checks it), so their scores may differ only by
-# the rounding of the final mean; MuJoCo's compiled physics may round differently on another CPU
-# and contacts amplify that over 20 episodes, so its constants are checked to 0.1% (a stale
-# constant after a change of the env differs by far more).
+# the rounding of the final mean. MuJoCo's random scores are reproducible only on one machine:
+# contacts amplify a last-bit difference (another CPU's rounding, or a body multiplier changed
+# by one ULP) into different episodes, and a 5-seed random-agent mean then moves by its sampling
+# noise (HopperParams: 20.9 -> 19.6 when its multipliers changed in the last bit), so they are
+# checked to 10% or 2.0 absolute: a coarse check for stale constants, nothing more.
 CHECK_TOLERANCE = 1e-12
-MUJOCO_CHECK_TOLERANCE = 1e-3
+MUJOCO_CHECK_TOLERANCE = 0.1
+MUJOCO_CHECK_ABS_TOLERANCE = 2.0
 RANDOM_AGENT = "krazy_gym.evaluation.agents:random_agent"
 SCORES_PATH = Path(__file__).with_name("_random_scores.py")
 
@@ -62,6 +65,14 @@ def check_tolerance(name: str) -> float:
     from krazy_gym.registration import MUJOCO_IDS
 
     return MUJOCO_CHECK_TOLERANCE if get_benchmark(name).env_id in MUJOCO_IDS else CHECK_TOLERANCE
+
+
+def check_abs_tolerance(name: str) -> float:
+    """The ``--check`` absolute tolerance of benchmark ``name``."""
+    from krazy_gym.evaluation.benchmarks import get_benchmark
+    from krazy_gym.registration import MUJOCO_IDS
+
+    return MUJOCO_CHECK_ABS_TOLERANCE if get_benchmark(name).env_id in MUJOCO_IDS else CHECK_TOLERANCE
 
 
 def available(name: str) -> str | None:
@@ -149,9 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         value = measure_random_score(name, workers=args.workers)
         stored = RANDOM_SCORES.get(name)
         tol = check_tolerance(name)
-        same = stored is not None and math.isclose(stored, value, rel_tol=tol, abs_tol=tol)
+        atol = check_abs_tolerance(name)
+        same = stored is not None and math.isclose(stored, value, rel_tol=tol, abs_tol=atol)
         mismatched += not same
-        verdict = ", same" if stored == value else f", same within {tol:g}" if same else ""
+        verdict = ", same" if stored == value else ", same within tolerance" if same else ""
         print(f"{name:16s} random score {value!r} (stored {stored!r}{verdict})", flush=True)
         if not args.check:
             update_scores({name: value})  # after every benchmark: a long run keeps its results
