@@ -18,6 +18,7 @@ import mujoco
 import numpy as np
 from gymnasium.utils import EzPickle
 
+from krazy_gym.mujoco.rewards import squared_norm
 from krazy_gym.tasks import TaskEnvMixin
 
 #: MuJoCo compiler warnings about gymnasium's own bundled XML files that say nothing to users
@@ -53,7 +54,8 @@ class MujocoTaskEnvMixin(TaskEnvMixin):
       ever set (without consuming ``np_random``: the start state of ``reset(seed=s)`` is
       gymnasium's own), applies a pending task, then runs gymnasium's reset.
     * :meth:`_checked_ctrl_sq` rejects NaN/inf actions *before* MuJoCo is touched and returns
-      ``‖a‖²`` (computed once, in float64, from the action written to ``data.ctrl``).
+      ``‖a‖²`` (computed once, in float64, from the action written to ``data.ctrl``, by
+      :func:`~krazy_gym.mujoco.rewards.squared_norm`, as the vector envs do).
     * Pickling (and ``copy.deepcopy``) rebuilds the env from its constructor arguments
       (gymnasium's ``EzPickle``), re-applies the task and restores ``MjData``, ``np_random``
       and ``spec``: the clone continues exactly like the original.
@@ -99,7 +101,7 @@ class MujocoTaskEnvMixin(TaskEnvMixin):
         a = np.asarray(action, dtype=np.float64)
         if a.shape != (self._nu,):
             raise ValueError(f"action must have shape ({self._nu},), got {a.shape}")
-        sq = float(a @ a)
+        sq = float(squared_norm(a))
         if not sq < math.inf:  # NaN or inf somewhere
             raise ValueError(f"action must be finite (no NaN or inf), got {a.tolist()}")
         return sq
