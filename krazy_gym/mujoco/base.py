@@ -18,6 +18,7 @@ import mujoco
 import numpy as np
 from gymnasium.utils import EzPickle
 
+from krazy_gym.mujoco.rendering import check_render_backend
 from krazy_gym.mujoco.rewards import squared_norm
 from krazy_gym.tasks import TaskEnvMixin
 
@@ -60,6 +61,7 @@ class MujocoTaskEnvMixin(TaskEnvMixin):
       (gymnasium's ``EzPickle``), re-applies the task and restores ``MjData``, ``np_random``
       and ``spec``: the clone continues exactly like the original.
     * MuJoCo's compiler warnings go to Python's ``warnings`` instead of ``MUJOCO_LOG.TXT``.
+    * The first ``render()`` checks that the OpenGL backend can work (a clear error if not).
     """
 
     def _init_task_env(self, family: Any, ezpickle_kwargs: Mapping[str, Any]) -> None:
@@ -105,6 +107,15 @@ class MujocoTaskEnvMixin(TaskEnvMixin):
         if not sq < math.inf:  # NaN or inf somewhere
             raise ValueError(f"action must be finite (no NaN or inf), got {a.tolist()}")
         return sq
+
+    def render(self) -> Any:
+        """gymnasium's render, after checking once that MuJoCo's OpenGL backend can work
+        (:func:`~krazy_gym.mujoco.rendering.check_render_backend`: a clear
+        ``DependencyNotInstalled`` naming ``MUJOCO_GL=egl|osmesa`` instead of MuJoCo's crash)."""
+        if not getattr(self, "_render_checked", False):
+            check_render_backend(self.render_mode)  # type: ignore[attr-defined]
+            self._render_checked = True
+        return super().render()  # type: ignore[misc]
 
     # -- pickling ----------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
