@@ -103,6 +103,9 @@ class GradientConfig:
     progress: bool = True
     #: torch intra-op threads (1 is fastest for these small networks, esp. on a busy machine)
     torch_threads: int = 1
+    #: physics threads of the MuJoCo native vector env (0: every usable core); MuJoCo ids
+    #: only. The batches do not depend on it (the vector env's trajectories do not).
+    num_threads: int = 0
 
     #: values of settings added after checkpoints were written, for configs without them
     #: (``config_from_dict``): they keep their old behaviour
@@ -122,6 +125,10 @@ class GradientConfig:
             raise ValueError(
                 f"config vectorization must be auto/native/sync/async, got {self.vectorization!r}"
             )
+        if isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int) or (
+            self.num_threads < 0
+        ):
+            raise ValueError(f"config num_threads must be an int >= 0, got {self.num_threads!r}")
         if not 0 < self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
             raise ValueError("config gamma must be in (0, 1] and gae_lambda in [0, 1]")
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
@@ -197,8 +204,16 @@ class GradientMetaLearner:
         import gymnasium as gym
 
         import krazy_gym  # noqa: F401
+        from krazy_gym.registration import MUJOCO_IDS
 
         self.config = config
+        env_kwargs = {}
+        if config.num_threads:
+            if config.env_id not in MUJOCO_IDS:
+                raise ValueError(
+                    f"config num_threads applies to the MuJoCo ids only, not {config.env_id}"
+                )
+            env_kwargs["num_threads"] = config.num_threads
         self.task_env = gym.make(config.env_id)
         self.sampler = MetaSampler(
             config.env_id,
@@ -208,6 +223,7 @@ class GradientMetaLearner:
             config.vectorization,
             config.max_episode_steps,
             config.action_scale,
+            **env_kwargs,
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
@@ -319,7 +335,7 @@ class GradientMetaLearner:
 
 
 #: config keys that may differ between a checkpoint and its resumed run
-_RUNTIME_KEYS = ("iterations", "progress", "tensorboard", "plot_every")
+_RUNTIME_KEYS = ("iterations", "progress", "tensorboard", "plot_every", "num_threads")
 
 #: CSV columns whose values depend on wall-clock time (excluded from determinism checks)
 TIME_COLUMNS = ("time_sampling", "time_optimization")
