@@ -17,8 +17,9 @@ the targets (>= 0.8x with one thread, >= 1.5x with two).
 Then the meta-sampler (``MetaSampler.sample``: the policy in the loop, one batched forward
 per step for all N envs, trajectories stored) on ``--sampler-families``: 40 tasks x 20
 rollouts x 100 steps with a fresh (64, 64) Gaussian policy, as a fraction of its own vector
-env's raw rate (reset with the same seeds + the same number of random-action steps, measured
-just before) and of the bare loop.
+env's raw rate (a seeded reset + 100 steps, measured just before: with uniform random actions,
+and with the sampler's own env actions replayed open loop, whose physics costs more) and of
+the bare loop.
 
     nice python benchmarks/mujoco_vector.py
     nice python benchmarks/mujoco_vector.py --families HalfCheetahDir --rounds 3 --seconds 1
@@ -142,6 +143,17 @@ def physics_rows(env_id: str, n: int, rounds: int, seconds: float) -> dict[str, 
     return medians
 
 
+def _raw_rate(envs, rng: np.random.Generator, actions: np.ndarray) -> float:
+    """env-steps/s of a seeded reset of every env followed by ``actions`` (T, N, nu)."""
+    n = envs.num_envs
+    seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=n)]
+    start = time.perf_counter()
+    envs.reset(seed=seeds)
+    for a in actions:
+        envs.step(a)
+    return len(actions) * n / (time.perf_counter() - start)
+
+
 def sampler_rows(env_id: str, rounds: int, bare_rate: float) -> None:
     import torch
 
@@ -157,37 +169,37 @@ def sampler_rows(env_id: str, rounds: int, bare_rate: float) -> None:
         theta = expand_params({n: p.detach() for n, p in policy.parameters_dict().items()}, k)
         tasks = sampler.envs.unwrapped.sample_tasks(k, "train", seed=0)
         rng, gen = np.random.default_rng(0), torch.Generator().manual_seed(0)
-        sampler.sample(policy, theta, tasks, rng, gen)  # warm-up, tasks assigned
+        batch = sampler.sample(policy, theta, tasks, rng, gen)  # warm-up, tasks assigned
         envs, space = sampler.envs, sampler.action_space
+        # the policy's own env actions (K, E, T, nu) -> (T, N, nu), replayed open loop: the
+        # physics of small policy actions costs more than that of uniform random ones
+        replay = np.moveaxis(sampler.adapt_action(batch.actions).reshape(k * e, horizon, -1), 1, 0)
         act_rng = np.random.default_rng(1)
-        samp, raw, times = [], [], []
+        samp, raw, raw_policy, times = [], [], [], []
+
         for _ in range(rounds):
-            seeds = [int(s) for s in act_rng.integers(0, 2**31 - 1, size=k * e)]
             actions = act_rng.uniform(space.low, space.high, size=(horizon, k * e, *space.shape))
-            actions = actions.astype(np.float32)
-            start = time.perf_counter()
-            envs.reset(seed=seeds)
-            for a in actions:
-                envs.step(a)
-            raw.append(k * e * horizon / (time.perf_counter() - start))
+            raw.append(_raw_rate(envs, act_rng, actions.astype(np.float32)))
+            raw_policy.append(_raw_rate(envs, act_rng, replay))
             before = sampler.env_steps
             start = time.perf_counter()
             sampler.sample(policy, theta, tasks, rng, gen)
             elapsed = time.perf_counter() - start
             times.append(elapsed)
             samp.append((sampler.env_steps - before) / elapsed)
-        s, r = statistics.median(samp), statistics.median(raw)
+        s, r, rp = statistics.median(samp), statistics.median(raw), statistics.median(raw_policy)
         print(f"sampler {env_id} {t} thread{'s' * (t > 1)}: {k} tasks x {e} rollouts x {horizon} "
               f"steps in {statistics.median(times):.2f} s = {s:,.0f} env-steps/s (median of "
-              f"{rounds}) = {s / r:.2f} of its vector env's raw rate ({r:,.0f}/s: reset + "
-              f"{horizon} random-action steps), {s / bare_rate:.2f}x the bare single-core loop",
+              f"{rounds}) = {s / r:.2f} of its vector env's raw rate with random actions "
+              f"({r:,.0f}/s: reset + {horizon} steps), {s / rp:.2f} of it with the policy's "
+              f"actions replayed ({rp:,.0f}/s), {s / bare_rate:.2f}x the bare single-core loop",
               flush=True)
         sampler.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--families", nargs="+", default=["HalfCheetahDir", "AntDir"])
+    p.add_argument("--families", nargs="*", default=["HalfCheetahDir", "AntDir"])
     p.add_argument("--sampler-families", nargs="*", default=["HalfCheetahDir"])
     p.add_argument("--envs", type=int, default=800, help="vector env size (default 800)")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
