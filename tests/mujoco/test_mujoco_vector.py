@@ -242,3 +242,21 @@ def test_bad_input_is_rejected_and_changes_nothing():
             gym.make_vec("KrazyGym/HalfCheetahDir-v0", num_envs=2, **kwargs)
     with pytest.raises(ValueError, match="num_envs"):
         gym.make_vec("KrazyGym/HalfCheetahDir-v0", num_envs=0)
+
+
+@pytest.mark.parametrize(("env_id", "kwargs"), [
+    ("KrazyGym/Walker2dDir-v0", {"frame_skip": 8, "forward_reward_weight": 2.0}),
+    ("KrazyGym/AntGoal-v0", {"include_cfrc_ext_in_observation": False, "reset_noise_scale": 0.3}),
+    ("KrazyGym/HumanoidDir-v0", {"include_cinert_in_observation": False,
+                                 "exclude_current_positions_from_observation": False}),
+    ("KrazyGym/HalfCheetahVel-v0", {"ctrl_cost_weight": 0.2}),
+], ids=lambda x: x.split("/")[1] if isinstance(x, str) else "")
+def test_gymnasium_keywords_reach_the_vector_env(env_id, kwargs):
+    native, sync = make_pair(env_id, n=2, max_episode_steps=15, **kwargs)
+    assert native.single_observation_space == sync.single_observation_space
+    sync.reset(seed=4)
+    native.reset(seed=4)
+    rng = np.random.default_rng(2)
+    for t in range(20):
+        actions = random_actions(native, rng)
+        assert_same_step(native.step(actions), sync.step(actions), f"step {t}")
