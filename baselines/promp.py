@@ -1,10 +1,11 @@
 """ProMP: Proximal Meta-Policy Search (Rothfuss et al. 2019), with LVC-VPG and DiCE options.
 
 ``objective="promp"`` (default):
-* inner step on the **LVC** objective ``mean(π_θ/⊥π_θ · A)``: same gradient as the policy
-  gradient, but its Hessian keeps the score-function outer-product term, so the
-  meta-gradient accounts for how the pre-update sampling distribution depends on θ, with
-  low variance;
+* inner step on the **LVC** objective ``mean(π_θ/π_θold · A)`` (π_θold: the distribution the
+  pre-update episodes were sampled from, as in jonasrothfuss/ProMP): at θold the same
+  gradient as the policy gradient, but its Hessian keeps the score-function outer-product
+  term, so the meta-gradient accounts for how the pre-update sampling distribution depends
+  on θ, with low variance; over the later PPO steps the ratio reweights the steps;
 * outer objective: PPO-clip on the post-update episodes,
   ``mean_k mean(min(r·A, clip(r, 1 − ε, 1 + ε)·A))`` with ``r = π_{θ'_k(θ)}/π_old`` and
   ε = ``clip_eps`` (0.3), minus a KL penalty on every inner step,
@@ -131,6 +132,9 @@ class ProMP(GradientMetaLearner):
     def outer_update(self, pre: list[Batch], post: Batch) -> dict[str, float]:
         cfg = self.config
         old_infos = self.old_dist_infos(pre, post)
+        if self.inner_kind == "lvc":  # π_θold of the LVC inner objective: the sampling policy
+            for info, batch in zip(old_infos[:-1], pre):
+                batch["sampling_logp"] = self.policy.log_prob(info, batch["actions"]).detach()
         steps = cfg.ppo_steps if cfg.objective == "promp" else cfg.outer_steps
         losses = []
         for _ in range(steps):

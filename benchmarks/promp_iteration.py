@@ -9,9 +9,11 @@ Prints, after a header line (machine, load, torch threads):
   batch: ``reset`` with one seed per sub-env, then as many steps as the sampler's batches take
   (they run until every episode has ended), random actions, no policy;
 * ``raw env + policy, bare loop``: the sampler's env work again, but each step's actions come
-  from the policy (pre-update θ, shared: ``policy(obs)``, softmax, one multinomial draw) as a
-  user's plain ``obs -> policy -> envs.step`` loop would get them: no storage, no masking, no
-  per-task parameters. This is the ceiling any sampler with this policy can reach;
+  from the policy (pre-update θ, shared: ``policy(obs)``, then a softmax and one multinomial
+  draw, or for Box actions mean + std · noise mapped onto the bounds by the sampler's
+  ``ActionAdapter``) as a user's plain ``obs -> policy -> envs.step`` loop would get them: no
+  storage, no masking, no per-task parameters. This is the ceiling any sampler with this
+  policy can reach;
 * ``sampler``: ``MetaSampler.sample`` (the same env + the torch policy + storing the
   trajectories) with the pre-update θ (shared by all tasks) and with adapted per-task θ'; its
   sub-env steps/s and the ratio to the raw figures (the env alone, and the env with the policy
@@ -22,12 +24,14 @@ Prints, after a header line (machine, load, torch threads):
 
 Every figure is given in process CPU time and in wall-clock time. On a shared machine the wall
 time mostly measures the other jobs (the load average is in the header); the CPU time is what
-the work costs (the process runs one thread: torch threads 1, single-threaded BLAS). The
-throughput measurements alternate (raw, sampler, raw, ...) so that both see the same load.
+the work costs (torch threads ``--threads``, single-threaded BLAS; the MuJoCo vector env's
+physics runs on ``--num-threads`` threads, whose CPU time adds up). The throughput
+measurements alternate (raw, sampler, raw, ...) so that both see the same load.
 
 Usage::
 
     nice -n 10 python benchmarks/promp_iteration.py --env KrazyGym/KrazyWorld-Hard-v0
+    nice -n 10 python benchmarks/promp_iteration.py --env KrazyGym/HalfCheetahDir-v0 --num-threads 2
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int, default=3, help="timed iterations after warm-up")
     p.add_argument("--repeats", type=int, default=5, help="timed sampler/raw batches each")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    p.add_argument("--num-threads", type=int, default=0,
+                   help="MuJoCo vector env physics threads (0: every usable core)")
     args = p.parse_args(argv)
 
     import torch
@@ -91,18 +97,22 @@ def main(argv: list[str] | None = None) -> int:
     from baselines.promp import Config, ProMP
 
     cfg = Config.paper(args.env)
-    cfg = Config(**{**cfg.__dict__, "algo": "promp", "progress": False})
+    cfg = Config(**{**cfg.__dict__, "algo": "promp", "progress": False,
+                    "torch_threads": args.threads, "num_threads": args.num_threads})
     n_envs = cfg.num_tasks * cfg.episodes_per_task
-    print(
-        f"# {platform.node()} {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs, load avg {os.getloadavg()[0]:.1f}, torch {torch.__version__}, "
-        f"torch threads {args.threads}, commit {_commit()}",
-        flush=True,
-    )
-
     learner = ProMP(cfg)
     sampler = learner.sampler
     envs = sampler.envs
+    physics = getattr(envs.unwrapped, "num_threads", None)
+    print(
+        f"# {platform.node()} {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, load avg {os.getloadavg()[0]:.1f}, torch {torch.__version__}, "
+        f"torch threads {args.threads}, env {type(envs.unwrapped).__name__}"
+        + (f" with {physics} physics threads" if physics else "")
+        + f", {n_envs} sub-envs, commit {_commit()}",
+        flush=True,
+    )
+
     tasks = learner.sample_tasks()
     theta = {k: v.detach() for k, v in learner.policy.parameters_dict().items()}
     shared = expand_params(theta, cfg.num_tasks)
@@ -115,13 +125,18 @@ def main(argv: list[str] | None = None) -> int:
         sampler.sample(learner.policy, params, tasks, gen_rng, gen_torch)
 
     act_rng = np.random.default_rng(0)
-    n_actions = getattr(envs.single_action_space, "n", None)
-    if n_actions is None:
-        raise SystemExit(f"{args.env}: this benchmark draws Discrete random actions only")
+    space = envs.single_action_space
+    discrete = hasattr(space, "n")
+
+    def random_actions(steps: int) -> np.ndarray:
+        if discrete:
+            return act_rng.integers(0, space.n, (steps, n_envs))
+        shape = (steps, n_envs, *space.shape)
+        return act_rng.uniform(space.low, space.high, size=shape).astype(space.dtype)
 
     def raw_batch(steps: int, reset: bool) -> int:
         seeds = [int(s) for s in act_rng.integers(0, 2**31 - 1, size=n_envs)]
-        actions = act_rng.integers(0, n_actions, (steps, n_envs))
+        actions = random_actions(steps)
         with clock:
             if reset:
                 envs.reset(seed=seeds)
@@ -138,10 +153,15 @@ def main(argv: list[str] | None = None) -> int:
         with clock:
             obs, _ = envs.reset(seed=seeds)
             for _ in range(steps):
-                logits = policy(torch.as_tensor(obs, dtype=torch.float32).reshape(n_envs, -1))
-                probs = torch.softmax(logits, dim=-1)
-                actions = torch.multinomial(probs, 1, generator=loop_gen).squeeze(-1)
-                obs, *_ = envs.step(actions.numpy())
+                out = policy(torch.as_tensor(obs, dtype=torch.float32).reshape(n_envs, -1))
+                if discrete:
+                    probs = torch.softmax(out, dim=-1)
+                    actions = torch.multinomial(probs, 1, generator=loop_gen).squeeze(-1).numpy()
+                else:
+                    mean, log_std = out
+                    noise = torch.randn(mean.shape, generator=loop_gen)
+                    actions = sampler.adapt_action((mean + log_std.exp() * noise).numpy())
+                obs, *_ = envs.step(actions)
         return steps * n_envs
 
     def sampler_batch(params: dict) -> int:

@@ -37,6 +37,7 @@ _KW_VEC = "krazy_gym.krazy_world.vector:KrazyWorldVectorEnv"
 _MAZE = "krazy_gym.maze.env:MazeEnv"
 _MAZE_VEC = "krazy_gym.maze.vector:MazeVectorEnv"
 _CLASSIC_VEC = "krazy_gym.classic.vector"
+_MJ_VEC = "krazy_gym.mujoco.vector"
 
 ENV_TABLE: tuple[EnvEntry, ...] = (
     # Krazy World: the generic id takes every option as a keyword; presets fix them.
@@ -47,17 +48,28 @@ ENV_TABLE: tuple[EnvEntry, ...] = (
     # Maze: the env owns its horizon (the step reward is -1/H), so no TimeLimit is added.
     EnvEntry("Maze", 0, _MAZE, None, {}, _MAZE_VEC),
     # MuJoCo meta-tasks (ProMP / MAML task distributions) on gymnasium's v5 envs.
-    EnvEntry("HalfCheetahDir", 0, "krazy_gym.mujoco.half_cheetah:HalfCheetahDirEnv", 100),
-    EnvEntry("HalfCheetahVel", 0, "krazy_gym.mujoco.half_cheetah:HalfCheetahVelEnv", 100),
-    EnvEntry("AntDir", 0, "krazy_gym.mujoco.ant:AntDirEnv", 200),
-    EnvEntry("AntDir2D", 0, "krazy_gym.mujoco.ant:AntDir2DEnv", 200),
-    EnvEntry("AntGoal", 0, "krazy_gym.mujoco.ant:AntGoalEnv", 200),
-    EnvEntry("HumanoidDir", 0, "krazy_gym.mujoco.humanoid:HumanoidDirEnv", 200),
-    EnvEntry("HumanoidDir2D", 0, "krazy_gym.mujoco.humanoid:HumanoidDir2DEnv", 200),
-    EnvEntry("Walker2dDir", 0, "krazy_gym.mujoco.walker2d:Walker2dDirEnv", 200),
-    EnvEntry("Walker2dVel", 0, "krazy_gym.mujoco.walker2d:Walker2dVelEnv", 200),
-    EnvEntry("HopperParams", 0, "krazy_gym.mujoco.params:HopperParamsEnv", 200),
-    EnvEntry("Walker2dParams", 0, "krazy_gym.mujoco.params:Walker2dParamsEnv", 200),
+    # gym.make_vec gives their native batched env (krazy_gym.mujoco.vector: one MjData per env,
+    # physics on a thread pool).
+    EnvEntry("HalfCheetahDir", 0, "krazy_gym.mujoco.half_cheetah:HalfCheetahDirEnv", 100, {},
+             f"{_MJ_VEC}:HalfCheetahDirVectorEnv"),
+    EnvEntry("HalfCheetahVel", 0, "krazy_gym.mujoco.half_cheetah:HalfCheetahVelEnv", 100, {},
+             f"{_MJ_VEC}:HalfCheetahVelVectorEnv"),
+    EnvEntry("AntDir", 0, "krazy_gym.mujoco.ant:AntDirEnv", 200, {}, f"{_MJ_VEC}:AntDirVectorEnv"),
+    EnvEntry("AntDir2D", 0, "krazy_gym.mujoco.ant:AntDir2DEnv", 200, {},
+             f"{_MJ_VEC}:AntDir2DVectorEnv"),
+    EnvEntry("AntGoal", 0, "krazy_gym.mujoco.ant:AntGoalEnv", 200, {}, f"{_MJ_VEC}:AntGoalVectorEnv"),
+    EnvEntry("HumanoidDir", 0, "krazy_gym.mujoco.humanoid:HumanoidDirEnv", 200, {},
+             f"{_MJ_VEC}:HumanoidDirVectorEnv"),
+    EnvEntry("HumanoidDir2D", 0, "krazy_gym.mujoco.humanoid:HumanoidDir2DEnv", 200, {},
+             f"{_MJ_VEC}:HumanoidDir2DVectorEnv"),
+    EnvEntry("Walker2dDir", 0, "krazy_gym.mujoco.walker2d:Walker2dDirEnv", 200, {},
+             f"{_MJ_VEC}:Walker2dDirVectorEnv"),
+    EnvEntry("Walker2dVel", 0, "krazy_gym.mujoco.walker2d:Walker2dVelEnv", 200, {},
+             f"{_MJ_VEC}:Walker2dVelVectorEnv"),
+    EnvEntry("HopperParams", 0, "krazy_gym.mujoco.params:HopperParamsEnv", 200, {},
+             f"{_MJ_VEC}:HopperParamsVectorEnv"),
+    EnvEntry("Walker2dParams", 0, "krazy_gym.mujoco.params:Walker2dParamsEnv", 200, {},
+             f"{_MJ_VEC}:Walker2dParamsVectorEnv"),
     # Classic sanity families.
     EnvEntry("Navigation2D", 0, "krazy_gym.classic.navigation:Navigation2DEnv", 100, {},
              f"{_CLASSIC_VEC}:Navigation2DVectorEnv"),

@@ -6,7 +6,8 @@ generator per sub-env; ``set_attr("task", ...)`` / ``get_attr`` / ``call`` as
 in ``options``, seeds ``seed + i``, pending tasks applied). An env reset without any task draws
 a training task from its own generator, exactly as a single :class:`~krazy_gym.tasks.TaskEnvMixin`
 env does. The env class calls :meth:`_init_tasks` in ``__init__`` and implements
-``_load_task(i, task)`` (write the task into its arrays).
+``_load_task(i, task)`` (write the task into its arrays). :func:`same_step_info` builds the
+``info`` of a step in which some envs ended and were reset (``AutoresetMode.SAME_STEP``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,48 @@ def env_seeds(seed: int | Sequence[int | None] | None, n: int) -> list[int | Non
     if len(seeds) != n:
         raise ValueError(f"seed must be None, an int or a list of num_envs={n} seeds, got {seed!r}")
     return seeds
+
+
+def _rows_where(mask: np.ndarray, value: np.ndarray, other: np.ndarray | None = None) -> np.ndarray:
+    """``value`` on the rows ``mask``, ``other`` (zeros if None) elsewhere; rows may be arrays."""
+    m = mask.reshape(mask.shape + (1,) * (value.ndim - 1))
+    return np.where(m, value, np.zeros_like(value) if other is None else other)
+
+
+def same_step_info(
+    step_info: Mapping[str, np.ndarray],
+    done: np.ndarray,
+    reset_info: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """The ``info`` of a ``SAME_STEP`` vector step, laid out as ``SyncVectorEnv`` lays it out.
+
+    ``step_info`` holds each key's ``(N, ...)`` values of the step, ``done`` which envs ended
+    (and were reset in this step), ``reset_info`` the values their reset returned (full rows,
+    used where ``done``). Without an ended env, every key with an all-true mask. Otherwise a
+    key shows the step's value of the envs still going and the reset's value of the envs
+    that ended (a ``_key`` mask says which are set; unset rows are zero), and
+    ``info["final_info"]`` holds the ended envs' step values. The caller adds ``final_obs``.
+    """
+    n = len(done)
+    info: dict[str, Any] = {}
+    if not done.any():
+        for key, value in step_info.items():
+            info[key], info[f"_{key}"] = value, np.ones(n, dtype=np.bool_)
+        return info
+    going = ~done
+    final_info: dict[str, Any] = {}
+    for key, value in step_info.items():
+        if going.any():
+            info[key], info[f"_{key}"] = _rows_where(going, value), going
+        final_info[key], final_info[f"_{key}"] = _rows_where(done, value), done
+    for key, value in (reset_info or {}).items():
+        if key in info:
+            info[key], info[f"_{key}"] = _rows_where(done, value, info[key]), going | done
+        else:
+            info[key], info[f"_{key}"] = _rows_where(done, value), done
+    info["final_info"] = final_info
+    info["_final_info"] = done
+    return info
 
 
 class PerEnvTasksMixin:
@@ -90,11 +133,17 @@ class PerEnvTasksMixin:
             self._pending[i] = None
             self._n_pending -= 1
         elif self._tasks[i] is None:  # first reset without a task: a default training task
-            stream = int(self._rngs[i].integers(0, 2**31 - 1))
-            task = self.task_family.sample_tasks(1, "train", seed=stream)[0]
+            task = self._default_task(i)
         if task is not None:
             self._load_task(i, task)
             self._tasks[i] = task
+
+    def _default_task(self, i: int) -> Task:
+        """Env ``i``'s task when it is first reset without one: the first task of a training
+        stream drawn from its generator, as :meth:`krazy_gym.tasks.TaskEnvMixin._reset_task`
+        does (an env family whose single env draws it otherwise overrides this)."""
+        stream = int(self._rngs[i].integers(0, 2**31 - 1))
+        return self.task_family.sample_tasks(1, "train", seed=stream)[0]
 
     def _take_pending_at_autoreset(self, ended: np.ndarray) -> np.ndarray:
         """Apply the pending tasks of the envs ``ended`` (indices) at their automatic reset;

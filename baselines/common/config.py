@@ -76,12 +76,19 @@ def apply_overrides(config: C, overrides: Mapping[str, Any]) -> C:
 
 
 def config_from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
-    """Rebuild a config from ``dataclasses.asdict`` output (lists become tuples again)."""
+    """Rebuild a config from ``dataclasses.asdict`` output (lists become tuples again).
+
+    A key missing from ``data`` takes its value from ``cls.LEGACY_DEFAULTS`` if the class
+    has one there (a setting added later, whose old behaviour differs from its new default,
+    e.g. ``action_scale`` 1.0 for gradient-based checkpoints written before it existed), else
+    the field's default.
+    """
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(f"unknown config keys {unknown} for {cls.__name__}")
-    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    legacy = {k: v for k, v in getattr(cls, "LEGACY_DEFAULTS", {}).items() if k not in data}
+    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in {**legacy, **data}.items()}
     return cls(**fixed)
 
 

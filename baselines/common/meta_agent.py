@@ -11,7 +11,9 @@ starts new tasks, ``act(obs)`` returns one action per task, ``observe(...)`` rep
 * exploit episodes are played by the adapted policy θ'_k.
 
 Actions are sampled (``deterministic=False``, as in MAML/ProMP's evaluation) from a
-``torch.Generator`` seeded by ``seed``, so evaluations are reproducible.
+``torch.Generator`` seeded by ``seed``, so evaluations are reproducible, and mapped to the
+env's action space as in training (:class:`~baselines.common.sampler.ActionAdapter` with the
+checkpoint's ``action_scale``).
 
 Example::
 
@@ -35,7 +37,13 @@ from baselines.common.config import config_from_dict
 from baselines.common.meta_learning import process_batch
 from baselines.common.objectives import inner_step
 from baselines.common.policies import MLPPolicy, expand_params, flat_obs_dim, make_policy
-from baselines.common.sampler import ActionAdapter, EpisodeBatch, obs_to_array
+from baselines.common.sampler import (
+    DEFAULT_ACTION_SCALE,
+    ActionAdapter,
+    EpisodeBatch,
+    check_action_scale,
+    obs_to_array,
+)
 
 
 class GradientMetaAgent:
@@ -53,8 +61,10 @@ class GradientMetaAgent:
         seed: int = 0,
         deterministic: bool = False,
         name: str = "gradient-meta-agent",
+        action_scale: float = DEFAULT_ACTION_SCALE,
     ) -> None:
         self.policy = policy
+        self.action_scale = check_action_scale(action_scale)
         self.inner_kind = inner_kind
         self.inner_lr = float(inner_lr)
         self.inner_steps = int(inner_steps)
@@ -108,6 +118,7 @@ class GradientMetaAgent:
             seed=seed,
             deterministic=deterministic,
             name=f"baselines:{ckpt.algo}",
+            action_scale=cfg.action_scale,  # 1.0 for checkpoints from before the setting
         )
 
     # -- MetaAgent protocol -----------------------------------------------------------------------
@@ -122,7 +133,7 @@ class GradientMetaAgent:
             )
         self.num_tasks = int(num_tasks)
         self.obs_space = observation_space
-        self.to_env = ActionAdapter(action_space)
+        self.to_env = ActionAdapter(action_space, self.action_scale)
         theta = {n: p.detach() for n, p in self.policy.parameters_dict().items()}
         self.params = expand_params(theta, self.num_tasks)
         self.adapted = False

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -38,10 +38,16 @@ from baselines.common.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
+from baselines.common.config import config_from_dict
 from baselines.common.logger import RunLogger
 from baselines.common.objectives import Batch, adapt, masked_entropy
 from baselines.common.policies import MLPPolicy, expand_params, make_policy
-from baselines.common.sampler import EpisodeBatch, MetaSampler
+from baselines.common.sampler import (
+    DEFAULT_ACTION_SCALE,
+    EpisodeBatch,
+    MetaSampler,
+    check_action_scale,
+)
 
 
 @dataclasses.dataclass
@@ -70,8 +76,13 @@ class GradientConfig:
     hidden_sizes: tuple = (64, 64)
     #: hidden activation: "tanh" or "relu"
     activation: str = "tanh"
-    #: initial standard deviation of the Gaussian policy (Box actions)
+    #: initial standard deviation of the Gaussian policy (Box actions), in its action space
     init_std: float = 1.0
+    #: Box actions: the policy acts in [-action_scale, action_scale], mapped onto the env's
+    #: bounds (ProMP's normalized_env; effective initial std init_std / action_scale of the
+    #: half-range). Checkpoints written before this setting existed load with 1.0 (their
+    #: behaviour: actions clipped to [-1, 1]), see LEGACY_DEFAULTS.
+    action_scale: float = DEFAULT_ACTION_SCALE
     #: inner (adaptation) step size α
     inner_lr: float = 0.1
     #: number of inner gradient steps
@@ -97,6 +108,13 @@ class GradientConfig:
     progress: bool = True
     #: torch intra-op threads (1 is fastest for these small networks, esp. on a busy machine)
     torch_threads: int = 1
+    #: physics threads of the MuJoCo native vector env (0: every usable core); MuJoCo ids
+    #: only. The batches do not depend on it (the vector env's trajectories do not).
+    num_threads: int = 0
+
+    #: values of settings added after checkpoints were written, for configs without them
+    #: (``config_from_dict``): they keep their old behaviour
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"action_scale": 1.0}
 
     def __post_init__(self) -> None:
         positive = ("iterations", "num_tasks", "episodes_per_task", "inner_steps", "plot_every")
@@ -114,9 +132,17 @@ class GradientConfig:
             )
         if not self.pre_entropy_coef >= 0:
             raise ValueError(f"config pre_entropy_coef must be >= 0, got {self.pre_entropy_coef!r}")
+        if isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int) or (
+            self.num_threads < 0
+        ):
+            raise ValueError(f"config num_threads must be an int >= 0, got {self.num_threads!r}")
         if not 0 < self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
             raise ValueError("config gamma must be in (0, 1] and gae_lambda in [0, 1]")
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
+        try:
+            self.action_scale = check_action_scale(self.action_scale)
+        except ValueError as exc:
+            raise ValueError(f"config {exc}") from None
 
 
 def pack_steps(data: Batch) -> Batch:
@@ -185,8 +211,16 @@ class GradientMetaLearner:
         import gymnasium as gym
 
         import krazy_gym  # noqa: F401
+        from krazy_gym.registration import MUJOCO_IDS
 
         self.config = config
+        env_kwargs = {}
+        if config.num_threads:
+            if config.env_id not in MUJOCO_IDS:
+                raise ValueError(
+                    f"config num_threads applies to the MuJoCo ids only, not {config.env_id}"
+                )
+            env_kwargs["num_threads"] = config.num_threads
         self.task_env = gym.make(config.env_id)
         self.sampler = MetaSampler(
             config.env_id,
@@ -195,6 +229,8 @@ class GradientMetaLearner:
             config.envs_per_task,
             config.vectorization,
             config.max_episode_steps,
+            config.action_scale,
+            **env_kwargs,
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
@@ -321,7 +357,7 @@ class GradientMetaLearner:
 
 
 #: config keys that may differ between a checkpoint and its resumed run
-_RUNTIME_KEYS = ("iterations", "progress", "tensorboard", "plot_every")
+_RUNTIME_KEYS = ("iterations", "progress", "tensorboard", "plot_every", "num_threads")
 
 #: CSV columns whose values depend on wall-clock time (excluded from determinism checks)
 TIME_COLUMNS = ("time_sampling", "time_optimization")
@@ -337,7 +373,8 @@ def run_training(learner: GradientMetaLearner, out_dir: Path, resume: bool) -> N
     start = 0
     if resume:
         ckpt = load_checkpoint(out_dir, algo=cfg.algo, env_id=cfg.env_id)
-        saved = {k: v for k, v in ckpt.config.items() if k not in _RUNTIME_KEYS}
+        saved_config = dataclasses.asdict(config_from_dict(type(cfg), ckpt.config))  # + legacy
+        saved = {k: v for k, v in saved_config.items() if k not in _RUNTIME_KEYS}
         mine = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _RUNTIME_KEYS}
         if saved != mine:
             diff = sorted(k for k in mine if saved.get(k) != mine[k])
@@ -385,7 +422,8 @@ def paper_settings(env_id: str) -> dict[str, Any]:
 
     * MuJoCo families (ProMP, Rothfuss et al. 2019, App. and ``run_scripts``): 40 tasks,
       20 rollouts per task, (64, 64) tanh Gaussian, inner lr 0.1, one inner step, γ 0.99,
-      GAE λ 1; sampled 4 sub-envs per task at a time (memory), which does not change the data.
+      GAE λ 1, actions normalised to ±10 (``action_scale``, the default); all 800 episodes of
+      a batch run at once on the native vector env (one policy call per step for all of them).
     * ``Navigation2D`` (MAML, Finn et al. 2017, Sec. 5.3): 20 tasks per meta-batch,
       20 trajectories per task, two hidden layers of 100 ReLU units, inner lr 0.1.
     * Krazy World and everything else: the DESIGN defaults (40 × 20, (64, 64) tanh).
@@ -393,7 +431,7 @@ def paper_settings(env_id: str) -> dict[str, Any]:
     family = env_id.split("/")[-1].rsplit("-v", 1)[0]
     mujoco = ("HalfCheetah", "Ant", "Humanoid", "Walker2d", "Hopper")
     if family.startswith(mujoco):
-        return {"num_tasks": 40, "episodes_per_task": 20, "envs_per_task": 4}
+        return {"num_tasks": 40, "episodes_per_task": 20, "envs_per_task": 0}
     if family == "Navigation2D":
         return {
             "num_tasks": 20,

@@ -10,8 +10,13 @@ meta-gradient sees (ProMP, Rothfuss et al. 2019, Sec. 4):
 
 * ``"log_likelihood"`` (MAML): ``mean(log π_θ(a|s) · A)``. Its Hessian ``mean(∇² log π · A)``
   drops the score-function outer-product term ``mean(∇log π ∇log πᵀ · A)``.
-* ``"lvc"`` (ProMP's low-variance curvature): ``mean(π_θ(a|s) / ⊥π_θ(a|s) · A)`` (⊥ = stop
-  gradient). At θ its gradient is the same, its Hessian is ``mean((∇² log π + ∇log π ∇log πᵀ)·A)``.
+* ``"lvc"`` (ProMP's low-variance curvature): ``mean(π_θ(a|s) / π_θold(a|s) · A)`` with
+  π_θold the distribution the batch was sampled from (``data["sampling_logp"]``, its
+  log-probabilities, a constant), as ``pro_mp.py`` of jonasrothfuss/ProMP. At θ = θold its
+  gradient is the policy gradient and its Hessian ``mean((∇² log π + ∇log π ∇log πᵀ)·A)``;
+  at the later outer steps of a batch (θ ≠ θold) the ratio weights each step's score. A batch
+  without ``sampling_logp`` uses ``⊥π_θ`` (⊥ = stop gradient): the same value and derivatives
+  at the sampling parameters, which is where the harness agent adapts.
 * ``"dice"``: ``mean(exp(S_t − ⊥S_t) · w_t)`` with ``S_t`` the cumulative log-likelihood of the
   episode up to step t and ``w_t = γ^t (r_t + γ b_{t+1} − b_t)`` the baseline-adjusted
   discounted rewards: unbiased gradients and Hessians of every order, high variance.
@@ -45,9 +50,16 @@ def log_likelihood_surrogate(
     return masked_mean(logp * adv, mask)
 
 
-def lvc_surrogate(logp: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """ProMP's LVC surrogate ``mean(π/⊥π · A)`` per task."""
-    return masked_mean(torch.exp(logp - logp.detach()) * adv, mask)
+def lvc_surrogate(
+    logp: torch.Tensor,
+    adv: torch.Tensor,
+    mask: torch.Tensor,
+    sampling_logp: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """ProMP's LVC surrogate ``mean(π_θ/π_θold · A)`` per task (``sampling_logp`` = log π_θold
+    of the sampled actions; None: ``⊥π_θ``, see the module docstring)."""
+    old = logp.detach() if sampling_logp is None else sampling_logp.detach()
+    return masked_mean(torch.exp(logp - old) * adv, mask)
 
 
 def dice_surrogate(
@@ -81,7 +93,7 @@ def inner_objective(kind: str, policy: MLPPolicy, params: Params, data: Batch) -
     if kind == "log_likelihood":
         return log_likelihood_surrogate(logp, data["advantages"], data["mask"])
     if kind == "lvc":
-        return lvc_surrogate(logp, data["advantages"], data["mask"])
+        return lvc_surrogate(logp, data["advantages"], data["mask"], data.get("sampling_logp"))
     if kind == "dice":
         return dice_surrogate(logp, data["dice_weights"], data["mask"], int(data["horizon"]))
     raise ValueError(f"inner objective must be one of {INNER_OBJECTIVES}, got {kind!r}")

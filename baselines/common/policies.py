@@ -11,8 +11,10 @@ networks); K views of one θ run as a single un-batched call.
 
 * :class:`CategoricalMLPPolicy` (``Discrete`` actions): distribution info ``{"logits"}``.
 * :class:`GaussianMLPPolicy` (``Box`` actions): state-independent learned ``log_std``;
-  distribution info ``{"mean", "log_std"}``. Actions live in a normalised space: the sampler
-  clips them to [-1, 1] and rescales them to the env's bounds (ProMP's ``normalize`` wrapper).
+  distribution info ``{"mean", "log_std"}``. The mean and ``init_std`` live in a
+  ``±action_scale`` space (default 10) that the sampler maps onto the env's bounds
+  (:class:`~baselines.common.sampler.ActionAdapter`, as ProMP's ``normalized_env``): with
+  ``init_std`` 1 the effective initial std is a tenth of the half-range of each action.
 
 Example::
 

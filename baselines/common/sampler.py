@@ -1,8 +1,9 @@
 """Collect per-task episode batches from a vector env with one policy forward per step.
 
 ``MetaSampler`` owns one Gymnasium vector env of ``num_tasks × envs_per_task`` sub-envs:
-the native batched env where the id has one (Krazy World, Maze: ``gym.make_vec`` picks its
-``vector_entry_point``), else ``SyncVectorEnv`` or ``AsyncVectorEnv`` (``vectorization``).
+the native batched env where the id has one (Krazy World, Maze, the classic and MuJoCo
+families: ``gym.make_vec`` picks its ``vector_entry_point``; no pipes, no processes), else
+``SyncVectorEnv`` or ``AsyncVectorEnv`` (``vectorization``).
 Sub-env ``i`` runs task ``i // envs_per_task``; tasks are set with
 ``envs.set_attr("task", [...])`` and take effect at the ``reset`` that starts each round.
 A round runs every sub-env for one episode (sub-envs that finish early are masked until all
@@ -38,7 +39,8 @@ class EpisodeBatch:
     """Episodes grouped by task; every array is ``(K, E, T, ...)`` (K tasks, E episodes, T steps).
 
     ``mask`` is 1.0 on real steps and 0.0 after an episode ended. ``actions`` are the policy's
-    raw actions (for Box spaces before clipping/rescaling), so log-likelihoods are exact.
+    raw actions (for Box spaces in its ``±action_scale`` space, before :class:`ActionAdapter`
+    clips and maps them to the env's bounds), so log-likelihoods are exact.
     ``advantages`` and ``returns`` are filled in by the algorithm's sample processing.
     """
 
@@ -87,24 +89,51 @@ def obs_to_array(obs: Any, space: spaces.Space) -> np.ndarray:
     raise TypeError(f"observation space must be Box or Discrete, got {type(space).__name__}")
 
 
-class ActionAdapter:
-    """Policy actions → env actions: Discrete offsets; Box clip to [-1, 1] then rescale."""
+#: the half-width of the policy's action space for Box actions (ProMP's normalised env,
+#: ``normalization_scale`` of pytorch-maml-rl): with ``init_std`` 1 a fresh Gaussian policy's
+#: std is a tenth of the half-range of the env's actions
+DEFAULT_ACTION_SCALE = 10.0
 
-    def __init__(self, space: spaces.Space) -> None:
+
+def check_action_scale(action_scale: float) -> float:
+    """``action_scale`` as a float; ``ValueError`` unless it is a finite number > 0."""
+    if isinstance(action_scale, bool) or not isinstance(action_scale, (int, float, np.floating)):
+        raise ValueError(f"action_scale must be a number > 0, got {action_scale!r}")
+    if not 0 < float(action_scale) < float("inf"):
+        raise ValueError(f"action_scale must be a finite number > 0, got {action_scale!r}")
+    return float(action_scale)
+
+
+class ActionAdapter:
+    """Policy actions → env actions (ProMP's ``normalized_env``).
+
+    Discrete: offset by ``space.start``. Box with finite bounds: the policy acts in
+    ``[-s, s]`` (``s = action_scale``), mapped affinely onto ``[low, high]``::
+
+        env_action = low + (clip(a, -s, s) + s) · (0.5 / s) · (high − low)   (then clipped to
+                                                                              [low, high])
+
+    which is ProMP's ``lb + (a + s) · (ub − lb) / (2s)`` clipped to the bounds (clipping
+    before or after an increasing affine map is the same). ``s = 1`` is the former mapping
+    (clip to [-1, 1], rescale), bit for bit. Unbounded Box: ``a / s``.
+    """
+
+    def __init__(self, space: spaces.Space, action_scale: float = DEFAULT_ACTION_SCALE) -> None:
         self.space = space
+        self.action_scale = check_action_scale(action_scale)
         if isinstance(space, spaces.Box):
             finite = bool(np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high)))
             self.low = space.low.astype(np.float64) if finite else None
             self.high = space.high.astype(np.float64) if finite else None
 
     def __call__(self, actions: np.ndarray) -> np.ndarray:
-        space = self.space
+        space, s = self.space, self.action_scale
         if isinstance(space, spaces.Discrete):
             return actions.astype(np.int64) + int(space.start)
         if self.low is None:
-            return actions.astype(space.dtype)
-        scaled = self.low + (np.clip(actions, -1.0, 1.0) + 1.0) * 0.5 * (self.high - self.low)
-        return scaled.astype(space.dtype)
+            return (actions / s if s != 1.0 else actions).astype(space.dtype)
+        scaled = self.low + (np.clip(actions, -s, s) + s) * (0.5 / s) * (self.high - self.low)
+        return np.clip(scaled, self.low, self.high).astype(space.dtype)
 
 
 def make_vector_env(
@@ -186,6 +215,9 @@ class MetaSampler:
             (every episode of the batch in parallel: best for native batched envs).
         vectorization: see :func:`make_vector_env`.
         max_episode_steps: cap on the steps of a round (0: the id's registered horizon).
+        action_scale: Box actions: the half-width of the policy's action space, mapped to the
+            env's bounds (:class:`ActionAdapter`).
+        env_kwargs: go to the env (e.g. ``num_threads`` of the MuJoCo vector envs).
 
     The step loop: the env runs with ``copy=False`` (its observation buffer is copied once,
     into the round's preallocated ``(T, N, ...)`` storage, whose row is then the policy's
@@ -203,9 +235,11 @@ class MetaSampler:
         envs_per_task: int = 0,
         vectorization: str = "auto",
         max_episode_steps: int = 0,
+        action_scale: float = DEFAULT_ACTION_SCALE,
         **env_kwargs: Any,
     ) -> None:
         envs_per_task = envs_per_task or episodes_per_task
+        self.action_scale = check_action_scale(action_scale)
         if num_tasks < 1 or episodes_per_task < 1:
             raise ValueError("num_tasks and episodes_per_task must be >= 1")
         if episodes_per_task % envs_per_task:
@@ -223,7 +257,7 @@ class MetaSampler:
         self.envs = make_vector_env(env_id, self.num_envs, vectorization, copy=False, **env_kwargs)
         self.obs_space = self.envs.single_observation_space
         self.action_space = self.envs.single_action_space
-        self.adapt_action = ActionAdapter(self.action_space)
+        self.adapt_action = ActionAdapter(self.action_space, self.action_scale)
         self.env_steps = 0  # real (unmasked) env steps taken so far
         self._tasks: list[Any] | None = None  # the tasks currently assigned to the sub-envs
         self.sub_env_steps = 0  # envs.step calls × num_envs (includes finished, masked envs)

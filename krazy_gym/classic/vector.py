@@ -43,7 +43,7 @@ from krazy_gym.classic.bandit import BanditEnv
 from krazy_gym.classic.navigation import Navigation2DEnv, PointCornerEnv, planar_distance
 from krazy_gym.classic.tabular_mdp import TabularMDPEnv
 from krazy_gym.tasks import Task
-from krazy_gym.vector_tasks import PerEnvTasksMixin
+from krazy_gym.vector_tasks import PerEnvTasksMixin, same_step_info
 
 
 class _ClassicVectorEnv(PerEnvTasksMixin, VectorEnv):
@@ -149,27 +149,15 @@ class _ClassicVectorEnv(PerEnvTasksMixin, VectorEnv):
             truncated = self._t >= self.max_episode_steps
         obs = self._observe()
         done = terminated | truncated
+        info = same_step_info(step_info, done)  # the reset info of these envs is empty
         if not done.any():
-            info: dict[str, Any] = {}
-            for key, value in step_info.items():
-                info[key], info[f"_{key}"] = value, np.ones(self.num_envs, dtype=np.bool_)
             return obs, rewards, terminated, truncated, info
-        going = ~done
-        info = {}
-        final_info: dict[str, Any] = {}
-        for key, value in step_info.items():
-            if going.any():
-                info[key], info[f"_{key}"] = np.where(going, value, np.zeros_like(value)), going
-            final_info[key] = np.where(done, value, np.zeros_like(value))
-            final_info[f"_{key}"] = done
         idx = np.flatnonzero(done)
         self._take_pending_at_autoreset(idx)  # tasks set with set_attr take effect here
         self._t[idx] = 0
         self._reset_rows(idx)
         info["final_obs"] = obs
         info["_final_obs"] = done
-        info["final_info"] = final_info
-        info["_final_info"] = done
         return self._observe(), rewards, terminated, truncated, info
 
 

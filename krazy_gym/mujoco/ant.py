@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium.envs.mujoco.ant_v5 import AntEnv
 
 from krazy_gym.mujoco.base import MujocoTaskEnvMixin
+from krazy_gym.mujoco.rewards import direction2d_term, direction_term, goal_term
 from krazy_gym.mujoco.tasks import (
     Direction2DFamily,
     Direction2DTask,
@@ -95,7 +96,7 @@ class AntDirEnv(_AntTaskEnv):
         self._direction = task.direction
 
     def _task_reward(self, xy_after: np.ndarray, x_velocity: float, y_velocity: float) -> float:
-        return self._direction * x_velocity
+        return direction_term(self._direction, x_velocity)
 
 
 class AntDir2DEnv(_AntTaskEnv):
@@ -116,7 +117,7 @@ class AntDir2DEnv(_AntTaskEnv):
 
     def _task_reward(self, xy_after: np.ndarray, x_velocity: float, y_velocity: float) -> float:
         dx, dy = self._direction
-        return dx * x_velocity + dy * y_velocity
+        return direction2d_term(dx, dy, x_velocity, y_velocity)
 
 
 class AntGoalEnv(_AntTaskEnv):
@@ -158,4 +159,4 @@ class AntGoalEnv(_AntTaskEnv):
 
     def _task_reward(self, xy_after: np.ndarray, x_velocity: float, y_velocity: float) -> float:
         gx, gy = self._goal
-        return -(abs(float(xy_after[0]) - gx) + abs(float(xy_after[1]) - gy))
+        return goal_term(gx, gy, float(xy_after[0]), float(xy_after[1]))

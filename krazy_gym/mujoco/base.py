@@ -18,6 +18,8 @@ import mujoco
 import numpy as np
 from gymnasium.utils import EzPickle
 
+from krazy_gym.mujoco.rendering import check_render_backend
+from krazy_gym.mujoco.rewards import squared_norm
 from krazy_gym.tasks import TaskEnvMixin
 
 #: MuJoCo compiler warnings about gymnasium's own bundled XML files that say nothing to users
@@ -53,11 +55,13 @@ class MujocoTaskEnvMixin(TaskEnvMixin):
       ever set (without consuming ``np_random``: the start state of ``reset(seed=s)`` is
       gymnasium's own), applies a pending task, then runs gymnasium's reset.
     * :meth:`_checked_ctrl_sq` rejects NaN/inf actions *before* MuJoCo is touched and returns
-      ``‖a‖²`` (computed once, in float64, from the action written to ``data.ctrl``).
+      ``‖a‖²`` (computed once, in float64, from the action written to ``data.ctrl``, by
+      :func:`~krazy_gym.mujoco.rewards.squared_norm`, as the vector envs do).
     * Pickling (and ``copy.deepcopy``) rebuilds the env from its constructor arguments
       (gymnasium's ``EzPickle``), re-applies the task and restores ``MjData``, ``np_random``
       and ``spec``: the clone continues exactly like the original.
     * MuJoCo's compiler warnings go to Python's ``warnings`` instead of ``MUJOCO_LOG.TXT``.
+    * The first ``render()`` checks that the OpenGL backend can work (a clear error if not).
     """
 
     def _init_task_env(self, family: Any, ezpickle_kwargs: Mapping[str, Any]) -> None:
@@ -99,10 +103,19 @@ class MujocoTaskEnvMixin(TaskEnvMixin):
         a = np.asarray(action, dtype=np.float64)
         if a.shape != (self._nu,):
             raise ValueError(f"action must have shape ({self._nu},), got {a.shape}")
-        sq = float(a @ a)
+        sq = float(squared_norm(a))
         if not sq < math.inf:  # NaN or inf somewhere
             raise ValueError(f"action must be finite (no NaN or inf), got {a.tolist()}")
         return sq
+
+    def render(self) -> Any:
+        """gymnasium's render, after checking once that MuJoCo's OpenGL backend can work
+        (:func:`~krazy_gym.mujoco.rendering.check_render_backend`: a clear
+        ``DependencyNotInstalled`` naming ``MUJOCO_GL=egl|osmesa`` instead of MuJoCo's crash)."""
+        if not getattr(self, "_render_checked", False):
+            check_render_backend(self.render_mode)  # type: ignore[attr-defined]
+            self._render_checked = True
+        return super().render()  # type: ignore[misc]
 
     # -- pickling ----------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:

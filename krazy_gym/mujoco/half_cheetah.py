@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 
 from krazy_gym.mujoco.base import MujocoTaskEnvMixin
+from krazy_gym.mujoco.rewards import direction_term, velocity_term
 from krazy_gym.mujoco.tasks import DirectionFamily, DirectionTask, VelocityFamily, VelocityTask
 
 
@@ -66,7 +67,7 @@ class HalfCheetahDirEnv(_HalfCheetahTaskEnv):
         self._direction = task.direction
 
     def _task_reward(self, x_velocity: float) -> float:
-        return self._direction * x_velocity
+        return direction_term(self._direction, x_velocity)
 
 
 class HalfCheetahVelEnv(_HalfCheetahTaskEnv):
@@ -87,4 +88,4 @@ class HalfCheetahVelEnv(_HalfCheetahTaskEnv):
         self._target_velocity = task.target_velocity
 
     def _task_reward(self, x_velocity: float) -> float:
-        return -abs(x_velocity - self._target_velocity)
+        return velocity_term(self._target_velocity, x_velocity)

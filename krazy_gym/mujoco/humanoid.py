@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium.envs.mujoco.humanoid_v5 import HumanoidEnv, mass_center
 
 from krazy_gym.mujoco.base import MujocoTaskEnvMixin
+from krazy_gym.mujoco.rewards import direction2d_term, direction_term
 from krazy_gym.mujoco.tasks import (
     Direction2DFamily,
     Direction2DTask,
@@ -85,7 +86,7 @@ class HumanoidDirEnv(_HumanoidTaskEnv):
         self._direction = task.direction
 
     def _task_velocity(self, x_velocity: float, y_velocity: float) -> float:
-        return self._direction * x_velocity
+        return direction_term(self._direction, x_velocity)
 
 
 class HumanoidDir2DEnv(_HumanoidTaskEnv):
@@ -106,4 +107,4 @@ class HumanoidDir2DEnv(_HumanoidTaskEnv):
 
     def _task_velocity(self, x_velocity: float, y_velocity: float) -> float:
         dx, dy = self._direction
-        return dx * x_velocity + dy * y_velocity
+        return direction2d_term(dx, dy, x_velocity, y_velocity)

@@ -15,6 +15,22 @@ from krazy_gym.mujoco.base import MujocoTaskEnvMixin, PlanarWalkerStepMixin
 from krazy_gym.mujoco.tasks import BODY_PARAM_NAMES, BodyParamsFamily, BodyParamsTask
 
 
+def apply_body_params(
+    model: mujoco.MjModel,
+    data: mujoco.MjData,
+    original_params: dict[str, np.ndarray],
+    task: BodyParamsTask,
+) -> None:
+    """Write ``original * multiplier`` of ``task`` into ``model`` and recompute its derived
+    constants (``mj_setConst``, with ``data`` as its workspace). Shared by the single env
+    and the vector env (one model per distinct task), so both build the same model."""
+    multipliers = task.multipliers()
+    values = {name: original_params[name] * multipliers[name] for name in BODY_PARAM_NAMES}
+    for name, value in values.items():
+        getattr(model, name)[...] = value
+    mujoco.mj_setConst(model, data)
+
+
 class BodyParamsMixin(PlanarWalkerStepMixin, MujocoTaskEnvMixin):
     """Applies :class:`BodyParamsTask` multipliers to the model without compounding.
 
@@ -41,15 +57,10 @@ class BodyParamsMixin(PlanarWalkerStepMixin, MujocoTaskEnvMixin):
         self._init_task_env(BodyParamsFamily(self._family_name, shapes=shapes), kwargs)
 
     def _apply_task(self, task: BodyParamsTask) -> None:
-        multipliers = task.multipliers()
-        values = {name: self.original_params[name] * multipliers[name] for name in BODY_PARAM_NAMES}
-        model = self.model  # type: ignore[attr-defined]
-        for name, value in values.items():
-            getattr(model, name)[...] = value
-        mujoco.mj_setConst(model, self.data)  # type: ignore[attr-defined]
+        apply_body_params(self.model, self.data, self.original_params, task)  # type: ignore[attr-defined]
 
     def _task_reward(self, x_velocity: float) -> float:
-        return x_velocity
+        return x_velocity  # the forward speed itself: no task term
 
 
 class HopperParamsEnv(BodyParamsMixin, HopperEnv):

@@ -8,6 +8,7 @@ from typing import Any
 from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
 
 from krazy_gym.mujoco.base import MujocoTaskEnvMixin, PlanarWalkerStepMixin
+from krazy_gym.mujoco.rewards import direction_term, velocity_term
 from krazy_gym.mujoco.tasks import DirectionFamily, DirectionTask, VelocityFamily, VelocityTask
 
 
@@ -32,7 +33,7 @@ class Walker2dDirEnv(PlanarWalkerStepMixin, MujocoTaskEnvMixin, Walker2dEnv):
         self._direction = task.direction
 
     def _task_reward(self, x_velocity: float) -> float:
-        return self._direction * x_velocity
+        return direction_term(self._direction, x_velocity)
 
 
 class Walker2dVelEnv(PlanarWalkerStepMixin, MujocoTaskEnvMixin, Walker2dEnv):
@@ -57,4 +58,4 @@ class Walker2dVelEnv(PlanarWalkerStepMixin, MujocoTaskEnvMixin, Walker2dEnv):
         self._target_velocity = task.target_velocity
 
     def _task_reward(self, x_velocity: float) -> float:
-        return -abs(x_velocity - self._target_velocity)
+        return velocity_term(self._target_velocity, x_velocity)

@@ -2,6 +2,7 @@
 
 * the second-order meta-gradient through an inner step equals central finite differences;
 * LVC: same first derivative as the policy gradient, Hessian = MAML's + the score outer product;
+  away from the sampling parameters it weights by π_θ/π_θold (value and gradient by hand);
 * a TRPO step through the inner step keeps its KL bound and improves the surrogate;
 * E-MAML's term raises the likelihood of pre-update actions of tasks that adapted well;
 * GAE, discounted returns and the linear feature baseline against hand-computed values.
@@ -402,3 +403,68 @@ def test_categorical_sampling_follows_the_probabilities():
     torch.testing.assert_close(
         freq, torch.tensor([0.2, 0.5, 0.3], dtype=torch.float64), atol=5e-3, rtol=0
     )
+
+
+def test_lvc_weights_by_the_ratio_to_the_sampling_distribution():
+    """ProMP's LVC ``mean(π_θ/π_θold · A)`` at θ ≠ θold: value and gradient (w.r.t. the output
+    bias b and log σ) against the Gaussian written out in numpy:
+    ``∂r/∂b = r (a − μ)/σ²``, ``∂r/∂log σ = r ((a − μ)²/σ² − 1)``."""
+    pol = _policy("gaussian")
+    data = _batch(pol, 11)
+    theta = pol.parameters_dict()
+    old = {n: p.detach() for n, p in expand_params(theta, K).items()}
+    with torch.no_grad():  # the sampling (behaviour) policy's log-probabilities
+        data["sampling_logp"] = pol.log_prob(pol.dist_info(old, data["obs"]), data["actions"])
+    g = torch.Generator().manual_seed(3)
+    moved = {n: (p + 0.3 * torch.randn(p.shape, generator=g, dtype=p.dtype)).requires_grad_(True)
+             for n, p in old.items()}  # θ after some outer steps: θ ≠ θold
+    value = inner_objective("lvc", pol, moved, data)
+    bias, log_std = "net.2.bias", "log_std"
+    grads = torch.autograd.grad(value.sum(), [moved[bias], moved[log_std]])
+
+    def gaussian_logp(mean, log_sigma, a):
+        return (-0.5 * ((a - mean) / np.exp(log_sigma)) ** 2 - log_sigma
+                - 0.5 * np.log(2 * np.pi)).sum(-1)
+
+    with torch.no_grad():
+        mean_new = pol.dist_info(moved, data["obs"])["mean"].numpy()
+        mean_old = pol.dist_info(old, data["obs"])["mean"].numpy()
+    a = data["actions"].numpy()
+    ls_new, ls_old = moved[log_std].detach().numpy(), old[log_std].numpy()
+    ratio = np.exp(gaussian_logp(mean_new, ls_new[:, None], a)
+                   - gaussian_logp(mean_old, ls_old[:, None], a))  # (K, N)
+    assert np.abs(ratio - 1).max() > 0.1  # far from the sampling point
+    w = data["mask"].numpy() * data["advantages"].numpy()
+    w = w / data["mask"].numpy().sum(-1, keepdims=True)  # masked mean over each task's steps
+    np.testing.assert_allclose(value.detach().numpy(), (w * ratio).sum(-1), rtol=1e-10)
+    var = np.exp(2 * ls_new)[:, None]
+    d_bias = ((w * ratio)[..., None] * (a - mean_new) / var).sum(1)
+    d_log_std = ((w * ratio)[..., None] * ((a - mean_new) ** 2 / var - 1)).sum(1)
+    np.testing.assert_allclose(grads[0].numpy(), d_bias, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(grads[1].numpy(), d_log_std, rtol=1e-9, atol=1e-12)
+    # the former π/⊥π objective lacks the ratio: a different gradient away from θold
+    stale = {k: v for k, v in data.items() if k != "sampling_logp"}
+    stale_grad = torch.autograd.grad(inner_objective("lvc", pol, moved, stale).sum(), moved[bias])[0]
+    assert not torch.allclose(stale_grad, grads[0], rtol=1e-3)
+    # at θ = θold the two agree: the ratio is 1 there
+    at_old = {n: p.clone().requires_grad_(True) for n, p in old.items()}
+    g_new = torch.autograd.grad(inner_objective("lvc", pol, at_old, data).sum(), at_old[bias])[0]
+    g_stale = torch.autograd.grad(inner_objective("lvc", pol, at_old, stale).sum(), at_old[bias])[0]
+    torch.testing.assert_close(g_new, g_stale, rtol=1e-10, atol=1e-12)
+
+
+def test_promp_inner_steps_use_the_sampling_policys_log_probabilities():
+    """In ProMP's outer update the pre-update batches carry log π_θold of their actions."""
+    from baselines.promp import Config, ProMP
+
+    cfg = Config(env_id="KrazyGym/Navigation2D-v0", num_tasks=2, episodes_per_task=2,
+                 max_episode_steps=6, hidden_sizes=(8,), progress=False, ppo_steps=2)
+    learner = ProMP(cfg)
+    pre, post, _ = learner.collect()
+    theta_old = {n: p.detach().clone() for n, p in learner.policy.parameters_dict().items()}
+    learner.outer_update(pre, post)
+    with torch.no_grad():
+        info = learner.policy.dist_info(expand_params(theta_old, 2), pre[0]["obs"])
+        want = learner.policy.log_prob(info, pre[0]["actions"])
+    torch.testing.assert_close(pre[0]["sampling_logp"], want)
+    learner.close()

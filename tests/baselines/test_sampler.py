@@ -109,7 +109,7 @@ def _reference_sample(envs, policy, params, tasks, m, horizon, rng, generator):
     envs.set_attr("task", [t for t in tasks for _ in range(m)])
     seeds = rng.integers(0, 2**31 - 1, size=n)
     obs, _ = envs.reset(seed=[int(s) for s in seeds])
-    adapter = ActionAdapter(envs.single_action_space)
+    adapter = ActionAdapter(envs.single_action_space)  # the default action_scale, as MetaSampler
     alive = np.ones(n, bool)
     out = {"obs": [], "actions": [], "rewards": [], "mask": []}
     batched = policy._is_batched(params)
@@ -145,6 +145,8 @@ def _reference_sample(envs, policy, params, tasks, m, horizon, rng, generator):
         ("KrazyGym/KrazyWorld-Hard-v0", "per_task", 0),
         ("KrazyGym/Navigation2D-v0", "per_task", 30),
         ("KrazyGym/TabularMDP-v0", "shared", 0),
+        ("KrazyGym/HalfCheetahDir-v0", "per_task", 20),  # native MuJoCo vector env, Box actions
+        ("KrazyGym/Walker2dDir-v0", "per_task", 60),  # episodes that end at different steps
     ],
 )
 def test_meta_sampler_equals_the_plain_loop(env_id, kind, horizon):
@@ -227,3 +229,44 @@ def test_make_vector_env_copy_false_reaches_the_env():
     sync.close()
     # an env without a copy option (Maze's native env) is made as before
     make_vector_env("KrazyGym/Maze-v0", 2, copy=False).close()
+
+
+def test_mujoco_sampler_runs_the_native_env_with_one_policy_call_per_step(monkeypatch):
+    """No pipes: the MuJoCo ids sample on their native vector env (physics threads passed
+    through), and each step is one forward over all sub-envs."""
+    pytest.importorskip("mujoco")
+    from krazy_gym.mujoco.vector import MujocoVectorEnv
+
+    sampler = MetaSampler("KrazyGym/HalfCheetahDir-v0", num_tasks=K, episodes_per_task=4,
+                          max_episode_steps=12, num_threads=2)
+    assert isinstance(sampler.envs.unwrapped, MujocoVectorEnv)
+    assert sampler.envs.unwrapped.num_threads == 2 and sampler.num_envs == 20
+    torch.manual_seed(0)
+    policy = make_policy(sampler.obs_space, sampler.action_space, (16, 16))
+    calls = []
+    original = BatchActor._net
+
+    def counting(self, h, layers=None):
+        calls.append(h.shape[:-1].numel())
+        return original(self, h, layers)
+
+    monkeypatch.setattr(BatchActor, "_net", counting)
+    for kind in ("shared", "per_task"):
+        calls.clear()
+        params = _params(policy, kind) if kind == "per_task" else expand_params(
+            {n: p.detach() for n, p in policy.parameters_dict().items()}, K)
+        tasks = sampler.envs.unwrapped.sample_tasks(K, "train", seed=0)
+        batch = sampler.sample(policy, params, tasks, np.random.default_rng(0),
+                               torch.Generator().manual_seed(0))
+        assert batch.mask.shape == (K, 4, 12) and batch.mask.all()
+        assert calls == [20] * 12, kind  # one call per step, every sub-env's row in it
+    sampler.close()
+
+
+def test_the_num_threads_setting_is_checked_and_only_for_mujoco_ids():
+    from baselines.promp import Config, ProMP
+
+    with pytest.raises(ValueError, match="num_threads"):
+        Config(num_threads=-1)
+    with pytest.raises(ValueError, match="MuJoCo ids only"):
+        ProMP(Config(env_id="KrazyGym/Navigation2D-v0", num_threads=2, progress=False))

@@ -141,3 +141,56 @@ def test_human_mode_opens_a_window_and_steps():
     )
     result = _run(code, "glfw", timeout=120)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
+FAIL_CLEANLY = textwrap.dedent(
+    """
+    import gymnasium as gym, krazy_gym
+    for mode in ("rgb_array", "human"):
+        env = gym.make("KrazyGym/HalfCheetahDir-v0", render_mode=mode, width=32, height=32)
+        try:
+            env.reset(seed=0)  # human mode renders in reset
+            env.render()
+        except gym.error.DependencyNotInstalled as exc:
+            print(mode, "|", exc)
+        env.close()
+    print("survived")
+    """
+)
+
+
+def test_rendering_without_a_backend_raises_a_clear_error_and_the_process_survives():
+    """No MUJOCO_GL and no display: MuJoCo would fail inside mjr_makeContext; the env says
+    what to set instead, and the process carries on."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MUJOCO_GL", "PYOPENGL_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    result = subprocess.run([sys.executable, "-c", FAIL_CLEANLY], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == "survived"
+    offscreen = next(line for line in lines if line.startswith("rgb_array |"))
+    assert "MUJOCO_GL is not set" in offscreen
+    assert "MUJOCO_GL=egl" in offscreen and "MUJOCO_GL=osmesa" in offscreen
+    human = next(line for line in lines if line.startswith("human |"))
+    assert "needs a display" in human
+
+
+def test_a_backend_whose_context_fails_is_reported_with_the_reason(monkeypatch):
+    from gymnasium.error import DependencyNotInstalled
+
+    from krazy_gym.mujoco import rendering
+
+    monkeypatch.setenv("MUJOCO_GL", "egl")
+    monkeypatch.setattr(rendering, "_probed", {})
+    monkeypatch.setattr(rendering, "_PROBE", "raise SystemExit('eglInitialize: no EGL device')")
+    with pytest.raises(DependencyNotInstalled, match="no EGL device") as info:
+        rendering.check_render_backend("rgb_array")
+    assert "MUJOCO_GL=egl" in str(info.value) and "MUJOCO_GL=osmesa" in str(info.value)
+    rendering.check_render_backend(None)  # no rendering: nothing to check
+    backend, _ = working_backend()
+    if backend is not None:  # the real probe accepts the backend that renders here
+        monkeypatch.setenv("MUJOCO_GL", backend)
+        monkeypatch.setattr(rendering, "_PROBE", PROBE)
+        monkeypatch.setattr(rendering, "_probed", {})  # forget the failed probe
+        rendering.check_render_backend("rgb_array")
