@@ -355,6 +355,38 @@ class MujocoVectorEnv(PerEnvTasksMixin, VectorEnv):
 
 
 # -- HalfCheetah -----------------------------------------------------------------------------
+class _DirectionTasks:
+    """Per-env ±1 direction tasks: the task term is ``direction_term(d, v_x)``."""
+
+    num_envs: int
+
+    def _init_family(self, template: gym.Env) -> None:
+        super()._init_family(template)  # type: ignore[misc]
+        self._direction = np.ones(self.num_envs)
+
+    def _load_task(self, i: int, task: Task) -> None:
+        self._direction[i] = task.direction  # type: ignore[attr-defined]
+
+    def _task_term(self, x_velocity: np.ndarray) -> np.ndarray:
+        return direction_term(self._direction, x_velocity)
+
+
+class _VelocityTasks:
+    """Per-env target-velocity tasks: the task term is ``velocity_term(v*, v_x)``."""
+
+    num_envs: int
+
+    def _init_family(self, template: gym.Env) -> None:
+        super()._init_family(template)  # type: ignore[misc]
+        self._target_velocity = np.zeros(self.num_envs)
+
+    def _load_task(self, i: int, task: Task) -> None:
+        self._target_velocity[i] = task.target_velocity  # type: ignore[attr-defined]
+
+    def _task_term(self, x_velocity: np.ndarray) -> np.ndarray:
+        return velocity_term(self._target_velocity, x_velocity)
+
+
 class _HalfCheetahVectorEnv(MujocoVectorEnv):
     """:class:`~krazy_gym.mujoco.half_cheetah._HalfCheetahTaskEnv`'s step, as arrays."""
 
@@ -385,36 +417,16 @@ class _HalfCheetahVectorEnv(MujocoVectorEnv):
         return reward, np.zeros(self.num_envs, dtype=np.bool_), info
 
 
-class HalfCheetahDirVectorEnv(_HalfCheetahVectorEnv):
+class HalfCheetahDirVectorEnv(_DirectionTasks, _HalfCheetahVectorEnv):
     """``num_envs`` :class:`~krazy_gym.mujoco.half_cheetah.HalfCheetahDirEnv`."""
 
     env_class = HalfCheetahDirEnv
 
-    def _init_family(self, template: gym.Env) -> None:
-        super()._init_family(template)
-        self._direction = np.ones(self.num_envs)
 
-    def _load_task(self, i: int, task: Task) -> None:
-        self._direction[i] = task.direction  # type: ignore[attr-defined]
-
-    def _task_term(self, x_velocity: np.ndarray) -> np.ndarray:
-        return direction_term(self._direction, x_velocity)
-
-
-class HalfCheetahVelVectorEnv(_HalfCheetahVectorEnv):
+class HalfCheetahVelVectorEnv(_VelocityTasks, _HalfCheetahVectorEnv):
     """``num_envs`` :class:`~krazy_gym.mujoco.half_cheetah.HalfCheetahVelEnv`."""
 
     env_class = HalfCheetahVelEnv
-
-    def _init_family(self, template: gym.Env) -> None:
-        super()._init_family(template)
-        self._target_velocity = np.zeros(self.num_envs)
-
-    def _load_task(self, i: int, task: Task) -> None:
-        self._target_velocity[i] = task.target_velocity  # type: ignore[attr-defined]
-
-    def _task_term(self, x_velocity: np.ndarray) -> np.ndarray:
-        return velocity_term(self._target_velocity, x_velocity)
 
 
 # -- Walker2d, Hopper --------------------------------------------------------------------------
@@ -480,36 +492,16 @@ class _PlanarWalkerVectorEnv(MujocoVectorEnv):
         return {"x_position": qpos[:, 0].copy(), "z_distance_from_origin": qpos[:, 1] - self._init_z}
 
 
-class Walker2dDirVectorEnv(_PlanarWalkerVectorEnv):
+class Walker2dDirVectorEnv(_DirectionTasks, _PlanarWalkerVectorEnv):
     """``num_envs`` :class:`~krazy_gym.mujoco.walker2d.Walker2dDirEnv`."""
 
     env_class = Walker2dDirEnv
 
-    def _init_family(self, template: gym.Env) -> None:
-        super()._init_family(template)
-        self._direction = np.ones(self.num_envs)
 
-    def _load_task(self, i: int, task: Task) -> None:
-        self._direction[i] = task.direction  # type: ignore[attr-defined]
-
-    def _task_term(self, x_velocity: np.ndarray) -> np.ndarray:
-        return direction_term(self._direction, x_velocity)
-
-
-class Walker2dVelVectorEnv(_PlanarWalkerVectorEnv):
+class Walker2dVelVectorEnv(_VelocityTasks, _PlanarWalkerVectorEnv):
     """``num_envs`` :class:`~krazy_gym.mujoco.walker2d.Walker2dVelEnv`."""
 
     env_class = Walker2dVelEnv
-
-    def _init_family(self, template: gym.Env) -> None:
-        super()._init_family(template)
-        self._target_velocity = np.zeros(self.num_envs)
-
-    def _load_task(self, i: int, task: Task) -> None:
-        self._target_velocity[i] = task.target_velocity  # type: ignore[attr-defined]
-
-    def _task_term(self, x_velocity: np.ndarray) -> np.ndarray:
-        return velocity_term(self._target_velocity, x_velocity)
 
 
 class _BodyParamsVectorEnv(_PlanarWalkerVectorEnv):
