@@ -36,7 +36,8 @@ from baselines.train import main as train_main  # noqa: E402
 from krazy_gym.atomic_io import write_bytes_atomic  # noqa: E402
 
 # two-sided 95% Student-t quantiles by degrees of freedom
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+        10: 2.228, 14: 2.145, 19: 2.093, 29: 2.045}
 
 
 def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
@@ -78,8 +79,13 @@ def summarize(root: Path, algos: list[str], seeds: list[int], window: int, env: 
             tail = rows[-window:]
             pre.append(np.mean([r["pre_return"] for r in tail]))
             post.append(np.mean([r["post_return"] for r in tail]))
-        pm, plo, phi = mean_ci(np.array(pre))
-        qm, qlo, qhi = mean_ci(np.array(post))
+        if len(seeds) == 1:  # one seed: the interval is over the window's iterations
+            tail = runs[0][-window:]
+            pm, plo, phi = mean_ci(np.array([r["pre_return"] for r in tail]))
+            qm, qlo, qhi = mean_ci(np.array([r["post_return"] for r in tail]))
+        else:  # over seeds (each seed's mean of the window)
+            pm, plo, phi = mean_ci(np.array(pre))
+            qm, qlo, qhi = mean_ci(np.array(post))
         iters = min(len(r) for r in runs)
         separated = bool(qlo > phi) if not math.isnan(qlo) else False
         summary["algos"][algo] = {
@@ -91,7 +97,8 @@ def summarize(root: Path, algos: list[str], seeds: list[int], window: int, env: 
             "per_seed_post": post,
         }
         print(
-            f"{env} {algo}: {len(seeds)} seeds, {iters} iterations, last {window}: "
+            f"{env} {algo}: {len(seeds)} seed{'s' if len(seeds) > 1 else ' (CI over iterations)'}, "
+            f"{iters} iterations, last {window}: "
             f"pre {pm:.2f} [{plo:.2f}, {phi:.2f}]  post {qm:.2f} [{qlo:.2f}, {qhi:.2f}]  "
             f"post > pre (CIs disjoint): {separated}"
         )
