@@ -751,6 +751,7 @@ def produce(row: dict, args: argparse.Namespace) -> dict:
         if staging is not None:
             _install_dir(staging, (REFERENCE_DIR / row["checkpoint"]).parent)
             staging = None
+        (REFERENCE_DIR / row["results"]).parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(REFERENCE_DIR / row["results"], out.read_bytes())
     finally:
         if staging is not None and staging.exists():
