@@ -287,6 +287,11 @@ def definitions() -> list[dict]:
                                        list(LABELS).index(r["agent"])))
 
 
+#: keys of a row's train/evaluate spec that do not define it (estimates; the shell commands
+#: rendered from argv), so a definition and its manifest row have the same sha256
+_DERIVED_KEYS = ("estimate", "estimate_seconds", "command", "resume_command")
+
+
 def definition_sha256(row: dict) -> str:
     """sha256 of what a row's results depend on (benchmark, agent, commands, paths); a
     produced record whose definition changed since is stale."""
@@ -294,7 +299,7 @@ def definition_sha256(row: dict) -> str:
     for part in ("train", "evaluate"):
         spec = row.get(part)
         keep[part] = None if spec is None else {
-            k: v for k, v in spec.items() if k not in ("estimate", "estimate_seconds")}
+            k: v for k, v in spec.items() if k not in _DERIVED_KEYS}
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
 
 
