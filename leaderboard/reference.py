@@ -308,7 +308,7 @@ class SeedReport:
         lines = [f"reference rows from {self.directory}: {len(self.outcomes)} in the manifest, "
                  f"{len(done)} produced, {len(missing)} not produced yet; {self.added} added"]
         width = max((len(o.row) for o in done), default=0)
-        lines += [f"  {o.row.ljust(width)}  {plain_text(o.message)}" for o in done]
+        lines += [f"  {o.row.ljust(width)}  {plain_text(o.message, None)}" for o in done]
         if missing:
             lines.append(f"not produced yet (see {self.directory / 'MANIFEST.md'}; `python "
                          "benchmarks/reference_suite.py --list` shows the time estimates): "
