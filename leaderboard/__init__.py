@@ -1,6 +1,6 @@
 """krazy_gym leaderboard: accept, validate, store and show evaluation results.
 
-``python -m leaderboard submit|show|render|serve|export`` (also the ``krazy-leaderboard``
+``python -m leaderboard submit|seed-reference|show|render|serve|export`` (also the ``krazy-leaderboard``
 console script); the Python API is :mod:`leaderboard.api`. A submission is a results file
 written by ``krazy-gym evaluate``; the leaderboard checks it (strict JSON, plain-text names,
 schema, content sha256, benchmark hash and shape, the prescribed seeds, finite returns within

@@ -229,8 +229,8 @@ def verify_row(manifest: Manifest, row: Row, sub: store.NewSubmission) -> tuple[
         with agent_environment(evaluation_env(manifest, row)):
             return verify_scores(sub, sub.agent_factory, compare="returns")
     except Exception as exc:  # noqa: BLE001 - any failure of the re-run is reported
-        return False, (f"verification FAILED: re-running {sub.agent_factory} on the shipped "
-                       f"checkpoint raised {type(exc).__name__}: {exc}")
+        return False, (f"verification FAILED: re-running {sub.agent_factory} raised "
+                       f"{type(exc).__name__}: {exc}")
 
 
 def check_row(manifest: Manifest, row: Row) -> store.NewSubmission:
@@ -385,8 +385,8 @@ def seed_reference(
         ok, report = False, "not verified (--no-verify)"
         if verify:
             if progress is not None:
-                progress(f"verifying {name}: re-running {sub.agent_factory} on the shipped "
-                         "checkpoint ...")
+                what = "on the shipped checkpoint " if row.checkpoint is not None else ""
+                progress(f"verifying {name}: re-running {sub.agent_factory} {what}...")
             ok, report = verify_row(manifest, row, sub)
         if stored is not None:  # a reference row stored unverified earlier
             if ok:

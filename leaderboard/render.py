@@ -271,7 +271,8 @@ def _reference_html(rows: list[Submission]) -> str:
             of_oracle = "&ndash;"
         lines.append(
             f'<tr data-reference="{e(s.reference_kind or "")}" data-reference-agent="{e(plain_text(s.agent_name))}">'
-            f"<td>{e(plain_text(s.agent_name))}</td><td>{e(plain_text(s.reference_kind or ''))}</td>"
+            f"<td>{e(plain_text(s.agent_name))}</td><td><code>{e(plain_text(s.reference_row or ''))}"
+            f"</code></td><td>{e(plain_text(s.reference_kind or ''))}</td>"
             f'<td class="num">{s.iqm:.3f} [{s.iqm_low:.3f}, {s.iqm_high:.3f}]</td>'
             f'<td class="num">{s.mean:.3f}</td>'
             f"<td>{e(versus_random(s, random_row))}</td>"
@@ -285,7 +286,7 @@ def _reference_html(rows: list[Submission]) -> str:
         f'<p class="note">Rows shipped in <code>reference/</code> (loaded by <code>python -m '
         f"leaderboard seed-reference</code>). &ldquo;vs random&rdquo; compares the IQM's 95% CI "
         f"with {base}: above/below when the intervals are disjoint{oracle_note}.</p>\n"
-        '<table class="reference-table">\n<thead><tr><th>Agent</th><th>Kind</th><th>IQM [95% CI]'
+        '<table class="reference-table">\n<thead><tr><th>Agent</th><th>Row</th><th>Kind</th><th>IQM [95% CI]'
         "</th><th>Mean</th><th>vs random</th><th>random &rarr; oracle</th><th>Verified</th></tr>"
         "</thead>\n<tbody>\n" + "\n".join(lines) + "\n</tbody>\n</table>\n</div>"
     )
