@@ -23,7 +23,7 @@ Writes the harness results file ``--out`` (``krazy-gym validate``/``leaderboard 
 accept it; re-run it with ``KRAZY_GYM_SB3_MODEL=<model> KRAZY_GYM_SB3_ALGO=RecurrentPPO
 krazy-gym evaluate --agent sb3 ...``), the model ``<out stem>.zip`` (saved every
 ``--save-every`` steps, atomically) and ``<out stem>.train.json`` (the command, config, seed,
-steps, training wall time, machine, commit and the model's sha256).
+steps, training wall time, machine (CPU model, cores, versions), commit and the model's sha256).
 
 Resuming: ``--resume`` loads the saved model and continues to ``--steps``. SB3 saves neither
 the envs nor its random streams, so a resumed run re-seeds them from (seed, steps done): it
@@ -38,15 +38,12 @@ given machine.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,21 +89,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-@contextlib.contextmanager
-def environment(settings: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the block, then restore the previous values."""
-    before = {key: os.environ.get(key) for key in settings}
-    os.environ.update(settings)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def sha256(path: Path) -> str:
@@ -205,21 +187,22 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from krazy_gym.evaluation import evaluate, get_benchmark, summary_table
-    from krazy_gym.evaluation.agents import resolve_agent_spec
+    from krazy_gym.evaluation.agents import agent_environment, resolve_agent_spec
+    from krazy_gym.evaluation.runner import machine
 
     torch.set_num_threads(args.threads)
     bench = get_benchmark(args.benchmark)
     model_path, record_path = paths(args.out)
     print(f"# {bench.name}: {ALGO} on trials of {bench.episodes} episodes, budget "
           f"{args.steps:,} env steps, seed {args.seed}; machine: "
-          f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+          f"{machine()['cpu']} ({os.cpu_count()} cores), torch {torch.__version__}, "
           f"{args.threads} thread(s)", flush=True)
     record = train(args, bench, model_path, record_path)
 
     settings = {"KRAZY_GYM_SB3_MODEL": str(model_path), "KRAZY_GYM_SB3_ALGO": ALGO,
                 "KRAZY_GYM_SB3_DETERMINISTIC": "0" if args.stochastic else "1"}
     started = time.perf_counter()
-    with environment(settings):  # the sb3 built-in agent reads them (as the CLI would)
+    with agent_environment(settings):  # the sb3 built-in agent reads them (as the CLI would)
         results = evaluate(resolve_agent_spec("sb3"), bench, seeds=args.eval_seeds,
                            out=args.out, progress=False)
     eval_seconds = time.perf_counter() - started
@@ -229,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                     "seconds": round(eval_seconds, 1), "results": str(args.out),
                     "results_sha256": results["sha256"]},
         model=str(model_path), model_sha256=sha256(model_path), commit=git_commit(),
-        machine=platform.processor() or platform.machine(), torch=torch.__version__,
+        machine=machine(), torch=torch.__version__,
     )
     write_json_atomic(record_path, record)
     print(summary_table(results))

@@ -5,6 +5,7 @@
     >>> print(api.show(db="board.db"))                          # doctest: +SKIP
     >>> api.render(db="board.db", out_dir="site")               # doctest: +SKIP
     >>> api.export(db="board.db", out="board.csv")              # doctest: +SKIP
+    >>> print(api.seed_reference(db="board.db", create=True).summary())  # doctest: +SKIP
 
 ``db=None`` means :func:`default_db`: ``$KRAZY_LEADERBOARD_DB`` if set, else
 ``leaderboard/leaderboard.db`` next to this package (ignored by git).
@@ -90,20 +91,31 @@ def check_verify_factory(sub: store.NewSubmission, factory_spec: str) -> None:
         )
 
 
-def verify_scores(sub: store.NewSubmission, factory_spec: str) -> tuple[bool, str]:
+#: what :func:`verify_scores` compares: the per-task scores (``submit --verify``) or every
+#: raw return, explore episodes included (``seed-reference``)
+VERIFY_COMPARE = ("scores", "returns")
+
+
+def verify_scores(
+    sub: store.NewSubmission, factory_spec: str, compare: str = "scores"
+) -> tuple[bool, str]:
     """Re-run ``factory_spec`` through the harness on the submission's benchmark and seeds.
 
     The seeds are the submission's (the prescribed ``0..K-1``); the run uses the submitted
     file's batch size (``run.batch_size``) when it records one.
 
-    Returns ``(matches, report)``: whether the re-run agent has the submitted name and every
-    seed × task score of the re-run equals the submitted one (within
-    :data:`VERIFY_RTOL`/:data:`VERIFY_ATOL`), and a one-line report.
+    Returns ``(matches, report)``: whether the re-run agent has the submitted name and the
+    re-run equals the submission within :data:`VERIFY_RTOL`/:data:`VERIFY_ATOL` — every seed ×
+    task score (``compare="scores"``, what ``submit --verify`` checks), or every raw return of
+    every episode (``compare="returns"``, what ``seed-reference`` checks: the shipped
+    checkpoint reproduces the file, not only its score) — and a one-line report.
     """
     from krazy_gym.evaluation.benchmarks import get_benchmark
     from krazy_gym.evaluation.metrics import task_scores
     from krazy_gym.evaluation.runner import evaluate
 
+    if compare not in VERIFY_COMPARE:
+        raise ValueError(f"compare must be one of {VERIFY_COMPARE}, got {compare!r}")
     bench = get_benchmark(sub.benchmark_name)
     # the batch size shapes an agent's random stream, so re-run with the submitted one
     rerun = evaluate(
@@ -121,14 +133,17 @@ def verify_scores(sub: store.NewSubmission, factory_spec: str) -> tuple[bool, st
             f"verification FAILED: the re-run of {factory_spec} gave returns of shape "
             f"{rerun_returns.shape}, the file has {sub.returns.shape}"
         )
-    ours, theirs = task_scores(rerun_returns, bench), task_scores(sub.returns, bench)
+    if compare == "scores":
+        ours, theirs, what = task_scores(rerun_returns, bench), task_scores(sub.returns, bench), "task score"
+    else:
+        ours, theirs, what = rerun_returns, sub.returns, "return"
     diff = float(np.max(np.abs(ours - theirs)))
     if np.allclose(ours, theirs, rtol=VERIFY_RTOL, atol=VERIFY_ATOL):
-        return True, f"verified: re-running {factory_spec} reproduced every task score (max |diff| {diff:.3g})"
+        return True, f"verified: re-running {factory_spec} reproduced every {what} (max |diff| {diff:.3g})"
     mismatched = int(np.sum(~np.isclose(ours, theirs, rtol=VERIFY_RTOL, atol=VERIFY_ATOL)))
     return False, (
         f"verification FAILED: re-running {factory_spec} on seeds {list(sub.seeds)} changed "
-        f"{mismatched} of {ours.size} task scores (max |diff| {diff:.3g}); the row is stored "
+        f"{mismatched} of {ours.size} {what}s (max |diff| {diff:.3g}); the row is stored "
         "unverified — check that the factory and seeds are the ones that produced the file"
     )
 
@@ -181,6 +196,22 @@ def submit(
     )
 
 
+def seed_reference(
+    db: str | os.PathLike[str] | None = None,
+    reference: str | os.PathLike[str] | None = None,
+    verify: bool = True,
+    create: bool = False,
+    progress: Any = None,
+):
+    """Load the shipped reference rows (``reference/``, or the directory ``reference``) into
+    ``db`` as reference rows, verified by re-running their checkpoints unless ``verify=False``;
+    idempotent. Returns a :class:`leaderboard.reference.SeedReport`; see
+    :func:`leaderboard.reference.seed_reference` for the checks and what is refused."""
+    from leaderboard.reference import seed_reference as _seed
+
+    return _seed(_db(db), reference, verify=verify, create=create, progress=progress)
+
+
 def rank_seeds(benchmark_name: str) -> int:
     """How many seeds a row of this benchmark needs to be ranked (see :mod:`leaderboard.render`)."""
     from leaderboard.render import rank_seeds as _rank_seeds
@@ -204,14 +235,17 @@ def show(db: str | os.PathLike[str] | None = None) -> str:
 
     Every string from the database goes through :func:`plain_text` (control characters shown
     as escapes, long names cut), whatever was stored. Unranked rows (fewer seeds than the
-    benchmark ranks) have rank ``-``; a verified row shows the factory that was re-run.
+    benchmark ranks) have rank ``-``; a verified row shows the factory that was re-run; a
+    reference row (loaded by ``seed-reference``) shows its kind (``random``, ``baseline``,
+    ``third-party``, ``oracle``) in the ``reference`` column, other rows ``-``.
     """
     from leaderboard.render import group_by_benchmark, ranks
 
     groups = group_by_benchmark(store.list_submissions(_db(db)))
     if not groups:
         return "no submissions yet"
-    header = ("rank", "agent", "IQM [95% CI]", "mean [95% CI]", "seeds", "verified", "date")
+    header = ("rank", "agent", "IQM [95% CI]", "mean [95% CI]", "seeds", "reference", "verified",
+              "date")
     blocks = []
     for name, rows in sorted(groups.items()):
         table = [header] + [
@@ -221,6 +255,7 @@ def show(db: str | os.PathLike[str] | None = None) -> str:
                 f"{s.iqm:.3f} [{s.iqm_low:.3f}, {s.iqm_high:.3f}]",
                 f"{s.mean:.3f} [{s.mean_low:.3f}, {s.mean_high:.3f}]",
                 str(s.num_seeds),
+                plain_text(s.reference_kind) if s.is_reference else "-",
                 f"yes ({plain_text(s.verified_factory, MAX_FACTORY_CHARS)})" if s.verified else "no",
                 plain_text(s.submitted_at[:10]),
             )
@@ -278,5 +313,6 @@ def serve(directory: str | os.PathLike[str] = "site", port: int = 8000, host: st
 
 __all__: list[Any] = [
     "SubmissionError", "SubmitResult", "check_verify_factory", "default_db", "export",
-    "rank_seeds", "render", "serve", "show", "submissions", "submit", "verify_scores",
+    "rank_seeds", "render", "seed_reference", "serve", "show", "submissions", "submit",
+    "verify_scores",
 ]

@@ -1,9 +1,10 @@
-"""Command line: ``python -m leaderboard {submit,show,render,serve,export}``.
+"""Command line: ``python -m leaderboard {submit,seed-reference,show,render,serve,export}``.
 
-Exit codes: 0 success; 2 bad input (a rejected results file, a bad option, a missing or
-foreign database, an output path that is not ours to write: the message names the failed
-check and how to fix it, and the database is unchanged); 1 when ``submit --verify`` stored
-the row but the re-run did not reproduce the scores (the row stays unverified).
+Exit codes: 0 success; 2 bad input (a rejected results file, a refused reference row, a bad
+option, a missing or foreign database, an output path that is not ours to write: the message
+names the failed check and how to fix it, and the database is unchanged); 1 when ``submit
+--verify`` (or ``seed-reference``) stored a row but the re-run did not reproduce it (the row
+stays unverified).
 """
 
 from __future__ import annotations
@@ -46,6 +47,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--create", action="store_true",
                    help="allow starting a new database (and its directory) at --db")
 
+    p = sub.add_parser(
+        "seed-reference",
+        help="load the shipped reference rows (reference/) as verified reference rows",
+        description="Load every produced row of reference/manifest.json: each results file "
+                    "is checked like a submission and against the manifest (sha256 of the "
+                    "results and of the checkpoint), then re-run from its shipped checkpoint "
+                    "and marked verified only if every return is reproduced. Idempotent: rows "
+                    "already stored are not added again. If any row fails a check, nothing "
+                    "is stored.")
+    _add_db(p)
+    p.add_argument("--reference", default=None, metavar="DIR",
+                   help="the reference directory (default: reference/ of this checkout)")
+    p.add_argument("--no-verify", action="store_true",
+                   help="store new rows unverified without re-running their checkpoints (fast)")
+    p.add_argument("--create", action="store_true",
+                   help="allow starting a new database (and its directory) at --db")
+
     p = sub.add_parser("show", help="print the ranking per benchmark")
     _add_db(p)
 
@@ -80,6 +98,18 @@ def _run(args: argparse.Namespace) -> int:
         if args.verify is not None and not result.verified:
             return EXIT_UNVERIFIED
         return EXIT_OK
+    if args.command == "seed-reference":
+        from leaderboard.reference import ReferenceError
+
+        try:
+            report = api.seed_reference(db=args.db, reference=args.reference,
+                                        verify=not args.no_verify, create=args.create,
+                                        progress=lambda line: print(line, flush=True))
+        except ReferenceError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(report.summary())
+        return EXIT_UNVERIFIED if report.unverified else EXIT_OK
     if args.command == "show":
         print(api.show(db=args.db))
         return EXIT_OK

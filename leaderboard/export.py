@@ -4,7 +4,8 @@ JSON carries every value exactly as stored. CSV is meant for spreadsheets, so it
 (names, factories, hashes, dates) are neutralised with OWASP's rule: a cell starting with
 ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a leading ``'`` and is shown, never
 evaluated. Numeric columns are written by this module from floats and left as numbers.
-Unranked rows (fewer seeds than the benchmark ranks) have an empty ``rank`` (JSON: null).
+Unranked rows (fewer seeds than the benchmark ranks) have an empty ``rank`` (JSON: null);
+``reference_kind``/``reference_row`` are empty (null) except for the shipped reference rows.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from leaderboard.store import list_submissions
 COLUMNS = (
     "benchmark", "benchmark_hash", "rank", "id", "agent", "factory", "iqm", "iqm_low",
     "iqm_high", "mean", "mean_low", "mean_high", "seeds", "verified", "verified_factory",
-    "submitted_at", "sha256",
+    "submitted_at", "sha256", "reference_kind", "reference_row",
 )
 #: CSV columns holding text that came from a results file or the database (neutralised).
 TEXT_COLUMNS = ("benchmark", "benchmark_hash", "agent", "factory", "verified_factory",
-                "submitted_at", "sha256")
+                "submitted_at", "sha256", "reference_kind", "reference_row")
 FORMATS = ("csv", "json")
 
 
@@ -48,6 +49,7 @@ def leaderboard_rows(db: str | os.PathLike[str], *, details: bool = False) -> li
                 "mean_low": s.mean_low, "mean_high": s.mean_high, "seeds": s.num_seeds,
                 "verified": s.verified, "verified_factory": s.verified_factory,
                 "submitted_at": s.submitted_at, "sha256": s.sha256,
+                "reference_kind": s.reference_kind, "reference_row": s.reference_row,
             }
             if details:
                 row.update(

@@ -7,6 +7,8 @@
     out_dir/plots/<benchmark>-iqm.png        normalised IQM and mean with 95% CIs (matplotlib)
     out_dir/plots/<benchmark>-adaptation.png mean return per episode of a task, per agent
     out_dir/plots/<benchmark>-scores.png     score distributions (rliable performance profiles)
+    out_dir/plots/<benchmark>-reference.png  adaptation curves of the reference rows only
+                                         (when the benchmark has any)
     out_dir/.krazy-leaderboard-site      marker: this directory is a rendered page (and which
                                          files the render wrote)
 
@@ -14,6 +16,11 @@ Outputs only where they belong: ``out_dir`` must be new, empty, or hold the mark
 earlier render; any other directory is refused unless ``force=True``. Only the files listed
 above are written, and the only files ever deleted are plots that an earlier render wrote
 (listed in its marker) and that are no longer on the page.
+
+Reference rows (loaded by ``seed-reference`` from the shipped ``reference/``) are marked in
+the table (a "reference: <kind>" badge), labelled ``[reference]`` in the plots, and listed
+per benchmark in a "Reference agents against random" table (IQM against the random reference
+row's, and the position between random and the oracle when an oracle row is shipped).
 
 Every file is written atomically (temporary file in the same directory, then ``os.replace``)
 and ``index.html`` last, so a browser or ``serve`` never sees a page that points at a plot not
@@ -97,8 +104,17 @@ def ranks(rows: list[Submission]) -> list[int | None]:
 
 
 def _label(rank: int | None, sub: Submission) -> str:
-    """A plot label: rank and agent name, drawn literally (no mathtext)."""
-    return f"{'#' + str(rank) if rank is not None else '(unranked)'} {matplotlib_literal(sub.agent_name)}"
+    """A plot label: rank and agent name (``[reference]`` for a shipped reference row), drawn
+    literally (no mathtext)."""
+    ref = " [reference]" if sub.is_reference else ""
+    return (f"{'#' + str(rank) if rank is not None else '(unranked)'} "
+            f"{matplotlib_literal(sub.agent_name)}{ref}")
+
+
+#: line styles of the reference kinds in the adaptation plots (random and oracle are the
+#: bounds the baselines are read against)
+_KIND_STYLE = {"random": {"color": "#777777", "linestyle": "--"},
+               "oracle": {"color": "#000000", "linestyle": ":"}}
 
 
 def _without_tex(plot):
@@ -107,11 +123,11 @@ def _without_tex(plot):
     import functools
 
     @functools.wraps(plot)
-    def wrapper(rows: list[Submission], title: str) -> bytes:
+    def wrapper(rows: list[Submission], title: str, **options) -> bytes:
         import matplotlib
 
         with matplotlib.rc_context({"text.usetex": False}):
-            return plot(rows, title)
+            return plot(rows, title, **options)
 
     return wrapper
 
@@ -164,15 +180,19 @@ def _plot_intervals(rows: list[Submission], title: str) -> bytes:
 
 
 @_without_tex
-def _plot_adaptation(rows: list[Submission], title: str) -> bytes:
+def _plot_adaptation(rows: list[Submission], title: str, only_reference: bool = False) -> bytes:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4, 4.0))
     ax = fig.subplots()
     for rank, sub in zip(ranks(rows), rows):
+        if only_reference and not sub.is_reference:
+            continue
         mean, low, high = adaptation_curve(sub)
         episodes = np.arange(1, mean.size + 1)
-        (line,) = ax.plot(episodes, mean, marker="o", markersize=3, label=_label(rank, sub))
+        style = _KIND_STYLE.get(sub.reference_kind or "", {})
+        (line,) = ax.plot(episodes, mean, marker="o", markersize=3, label=_label(rank, sub),
+                          **style)
         ax.fill_between(episodes, low, high, color=line.get_color(), alpha=0.2)
     if rows and rows[0].explore_episodes:
         ax.axvline(rows[0].explore_episodes + 0.5, color="#777", linestyle="--", linewidth=1)
@@ -211,6 +231,67 @@ def _plot_score_distributions(rows: list[Submission], title: str) -> bytes:
     return _figure_png(fig)
 
 
+def _plot_reference_adaptation(rows: list[Submission], title: str) -> bytes:
+    """The adaptation curves of the reference rows only: baselines against random (dashed)
+    and the oracle (dotted)."""
+    return _plot_adaptation(rows, f"{title}: reference agents", only_reference=True)
+
+
+def versus_random(sub: Submission, random_row: Submission | None) -> str:
+    """How a row's normalised IQM compares with the random agent's: ``above``/``below``
+    (95% CIs disjoint) or ``overlaps``. Without a random reference row the calibrated random
+    score is the benchmark's normalised 0."""
+    low, high = (random_row.iqm_low, random_row.iqm_high) if random_row else (0.0, 0.0)
+    if random_row is not None and sub.id == random_row.id:
+        return "is random"
+    if sub.iqm_low > high:
+        return "above"
+    if sub.iqm_high < low:
+        return "below"
+    return "overlaps"
+
+
+def _reference_html(rows: list[Submission]) -> str:
+    """Per benchmark: the reference rows (baselines, third-party) against random and oracle."""
+    refs = [s for s in rows if s.is_reference]
+    if not refs:
+        return ""
+    e = html.escape
+    random_row = next((s for s in refs if s.reference_kind == "random"), None)
+    oracle = next((s for s in refs if s.reference_kind == "oracle"), None)
+    base = (f"the random reference row (IQM {random_row.iqm:.3f} [{random_row.iqm_low:.3f}, "
+            f"{random_row.iqm_high:.3f}])" if random_row else
+            "the calibrated random score (normalised 0; no random reference row loaded)")
+    lines = []
+    for s in sorted(refs, key=lambda s: -s.iqm):
+        if oracle is not None and random_row is not None and oracle.mean != random_row.mean:
+            frac = (s.mean - random_row.mean) / (oracle.mean - random_row.mean)
+            of_oracle = f"{frac:.2f}"
+        else:
+            of_oracle = "&ndash;"
+        lines.append(
+            f'<tr data-reference="{e(s.reference_kind or "")}" data-reference-agent="{e(plain_text(s.agent_name))}">'
+            f"<td>{e(plain_text(s.agent_name))}</td><td><code>{e(plain_text(s.reference_row or ''))}"
+            f"</code></td><td>{e(plain_text(s.reference_kind or ''))}</td>"
+            f'<td class="num">{s.iqm:.3f} [{s.iqm_low:.3f}, {s.iqm_high:.3f}]</td>'
+            f'<td class="num">{s.mean:.3f}</td>'
+            f"<td>{e(versus_random(s, random_row))}</td>"
+            f'<td class="num">{of_oracle}</td>'
+            f"<td>{'yes' if s.verified else 'no'}</td></tr>")
+    oracle_note = ("; &ldquo;random &rarr; oracle&rdquo; is the normalised mean's position between "
+                   "the random (0) and the oracle (1) reference rows" if oracle is not None else
+                   "; no oracle reference row on this benchmark")
+    return (
+        '<div class="reference">\n<h3>Reference agents against random</h3>\n'
+        f'<p class="note">Rows shipped in <code>reference/</code> (loaded by <code>python -m '
+        f"leaderboard seed-reference</code>). &ldquo;vs random&rdquo; compares the IQM's 95% CI "
+        f"with {base}: above/below when the intervals are disjoint{oracle_note}.</p>\n"
+        '<table class="reference-table">\n<thead><tr><th>Agent</th><th>Row</th><th>Kind</th><th>IQM [95% CI]'
+        "</th><th>Mean</th><th>vs random</th><th>random &rarr; oracle</th><th>Verified</th></tr>"
+        "</thead>\n<tbody>\n" + "\n".join(lines) + "\n</tbody>\n</table>\n</div>"
+    )
+
+
 def _ci_svg(sub: Submission, lo: float, hi: float, width: int = 120) -> str:
     span = hi - lo if hi > lo else 1.0
 
@@ -241,9 +322,14 @@ def _row_html(rank: int | None, sub: Submission, lo: float, hi: float) -> str:
         f'<td class="num" data-value="{rank}">{rank}</td>' if rank is not None
         else '<td class="num unranked" data-value="1e9" title="too few seeds to be ranked">&ndash;</td>'
     )
+    badge = ""
+    if sub.is_reference:
+        badge = (f' <span class="reference-badge" title="shipped reference row '
+                 f'{e(plain_text(sub.reference_row or ""))}">reference: '
+                 f"{e(plain_text(sub.reference_kind or ''))}</span>")
     cells = [
         rank_cell,
-        f'<td class="agent" data-value="{e(name)}">{e(name)}<br>'
+        f'<td class="agent" data-value="{e(name)}">{e(name)}{badge}<br>'
         f"<code>{e(factory)}</code></td>",
         f'<td class="num" data-value="{sub.iqm!r}">{sub.iqm:.3f} '
         f"[{sub.iqm_low:.3f}, {sub.iqm_high:.3f}]</td>",
@@ -254,7 +340,10 @@ def _row_html(rank: int | None, sub: Submission, lo: float, hi: float) -> str:
         f'<td data-value="{int(sub.verified)}">{verified}</td>',
         f'<td data-value="{e(sub.submitted_at)}">{e(sub.submitted_at[:10])}</td>',
     ]
-    return f'<tr data-submission="{sub.id}" data-agent="{e(name)}">' + "".join(cells) + "</tr>"
+    ref = (f' class="reference" data-reference="{e(plain_text(sub.reference_kind or ""))}"'
+           if sub.is_reference else "")
+    return (f'<tr data-submission="{sub.id}" data-agent="{e(name)}"{ref}>' + "".join(cells)
+            + "</tr>")
 
 
 def _template(name: str) -> Template:
@@ -324,6 +413,17 @@ def render_site(
             "adaptation_png": (f"plots/{base}-adaptation.png", _plot_adaptation),
             "scores_png": (f"plots/{base}-scores.png", _plot_score_distributions),
         }
+        has_reference = any(s.is_reference for s in rows)
+        reference_figure = ""
+        if has_reference:
+            rel = f"plots/{base}-reference.png"
+            atomic_write_bytes(out / rel, _plot_reference_adaptation(rows, name))
+            written.append(rel)
+            reference_figure = (
+                f'<figure><img src="{rel}" alt="Reference agents on {html.escape(plain_text(name))}">'
+                "<figcaption>Reference agents only: baselines against random (dashed) and the "
+                "oracle (dotted, when shipped), mean return per episode, 95% CI over seeds."
+                "</figcaption></figure>")
         for rel, plot in plots.values():
             atomic_write_bytes(out / rel, plot(rows, name))
             written.append(rel)
@@ -339,6 +439,8 @@ def render_site(
                 explore=first.explore_episodes,
                 exploit=first.exploit_episodes,
                 rows="\n".join(_row_html(r, s, lo, hi) for r, s in zip(ranks(rows), rows)),
+                reference=_reference_html(rows),
+                reference_figure=reference_figure,
                 **{key: rel for key, (rel, _) in plots.items()},
             )
         )

@@ -25,7 +25,15 @@ and hash), the agent (name and factory), the sha256 of the canonical results con
 :func:`run_key` of the raw run (both ``UNIQUE``: the same file, or the same returns re-sealed
 with other metadata or spelled otherwise, can be stored once), provenance, the raw returns array (float64
 little-endian bytes plus its shape), the aggregates *recomputed here* from that array, the
-verified flag and the submission time (UTC, ISO 8601).
+verified flag, the submission time (UTC, ISO 8601) and, for the rows ``seed-reference`` loads
+from the shipped ``reference/`` directory, the reference kind (``random``, ``baseline``,
+``third-party``, ``oracle``) and the manifest row's name (NULL for every other submission).
+
+**Layout versions** (``PRAGMA user_version``): 1 = without the two reference columns; 2 = this
+layout. Readers read both (a version-1 row is not a reference row); the first write into a
+version-1 database adds the columns (``ALTER TABLE ... ADD COLUMN``, existing rows get NULL)
+and sets version 2 *inside its own transaction*, so a rejected submission leaves even an old
+database byte for byte unchanged. A database of a newer version is refused.
 """
 
 from __future__ import annotations
@@ -48,7 +56,12 @@ import numpy as np
 from leaderboard.errors import SubmissionError
 
 #: Version of the table layout below (stored in ``PRAGMA user_version``).
-STORE_VERSION = 1
+STORE_VERSION = 2
+#: Older layouts this code reads, and migrates on its first write (see the module docstring).
+READABLE_VERSIONS = (1, 2)
+#: What a reference row is (``reference_kind``): the uniform random agent, one of our
+#: baselines, a third-party agent (e.g. sb3-contrib), or a privileged oracle.
+REFERENCE_KINDS = ("random", "baseline", "third-party", "oracle")
 
 #: Milliseconds a connection waits for another writer's lock before ``database is locked``.
 BUSY_TIMEOUT_MS = 60_000
@@ -87,10 +100,20 @@ CREATE TABLE IF NOT EXISTS submissions (
     document            TEXT    NOT NULL,
     verified            INTEGER NOT NULL DEFAULT 0 CHECK (verified IN (0, 1)),
     verified_factory    TEXT,
-    submitted_at        TEXT    NOT NULL
+    submitted_at        TEXT    NOT NULL,
+    reference_kind      TEXT {kind_check},
+    reference_row       TEXT
 );
 CREATE INDEX IF NOT EXISTS submissions_by_benchmark ON submissions (benchmark_name, iqm DESC);
 """
+_KIND_CHECK = ("CHECK (reference_kind IS NULL OR reference_kind IN ("
+               + ", ".join(f"'{k}'" for k in REFERENCE_KINDS) + "))")
+_SCHEMA = _SCHEMA.replace("{kind_check}", _KIND_CHECK)
+#: Version 1 -> 2: the reference columns (existing rows: NULL, i.e. not reference rows).
+_MIGRATE_V1 = (
+    f"ALTER TABLE submissions ADD COLUMN reference_kind TEXT {_KIND_CHECK}",
+    "ALTER TABLE submissions ADD COLUMN reference_row TEXT",
+)
 
 
 class StoreError(RuntimeError):
@@ -157,10 +180,17 @@ class Submission:
     verified: bool
     verified_factory: str | None
     submitted_at: str
+    reference_kind: str | None = None  # one of REFERENCE_KINDS for a shipped reference row
+    reference_row: str | None = None  # its manifest row name, e.g. "Bandit-v1/rl2"
 
     @property
     def num_seeds(self) -> int:
         return len(self.seeds)
+
+    @property
+    def is_reference(self) -> bool:
+        """Whether ``seed-reference`` loaded this row from the shipped ``reference/``."""
+        return self.reference_kind is not None
 
 
 @dataclass(frozen=True)
@@ -187,6 +217,8 @@ class NewSubmission:
     verified: bool = False
     verified_factory: str | None = None
     batch_size: int | None = None  # the run's batch size (``--verify`` re-runs with it)
+    reference_kind: str | None = None  # set only by seed-reference (REFERENCE_KINDS)
+    reference_row: str | None = None
 
 
 def _database_errors(func):
@@ -229,8 +261,8 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
-def _check_layout(conn: sqlite3.Connection, path: Path) -> bool:
-    """True when the leaderboard table exists in this layout; False for an empty database."""
+def _layout_version(conn: sqlite3.Connection, path: Path) -> int | None:
+    """The database's layout version (one of :data:`READABLE_VERSIONS`); None when empty."""
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
@@ -238,14 +270,34 @@ def _check_layout(conn: sqlite3.Connection, path: Path) -> bool:
     if "submissions" not in tables:
         if tables - {"sqlite_sequence"}:
             raise StoreError(f"{path} is an SQLite database of something else (tables {sorted(tables)})")
-        return False
+        return None
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version != STORE_VERSION:
+    if version not in READABLE_VERSIONS:
         raise StoreError(
-            f"{path} has leaderboard store version {version}, this code reads version "
-            f"{STORE_VERSION}; use a matching krazy_gym version or a new --db"
+            f"{path} has leaderboard store version {version}, this code reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}; use a matching krazy_gym version or a "
+            "new --db"
         )
-    return True
+    return int(version)
+
+
+def _check_layout(conn: sqlite3.Connection, path: Path) -> bool:
+    """True when the leaderboard table exists in a readable layout; False for an empty database."""
+    return _layout_version(conn, path) is not None
+
+
+def _prepare_for_write(conn: sqlite3.Connection, path: Path) -> None:
+    """Inside a write transaction: create the schema in an empty file, or migrate an older
+    layout to :data:`STORE_VERSION` (rolled back with the transaction if it fails)."""
+    version = _layout_version(conn, path)
+    if version is None:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    elif version == 1:
+        for statement in _MIGRATE_V1:
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {STORE_VERSION}")
 
 
 def _begin_immediate(conn: sqlite3.Connection, attempts: int = 20) -> None:
@@ -287,6 +339,22 @@ def check_not_duplicate(path: str | os.PathLike[str], sub: NewSubmission) -> Non
         row = _find_duplicate(conn, sub)
     if row is not None:
         raise DuplicateSubmissionError(sub.sha256, int(row[0]), row[1], row[2])
+
+
+@_database_errors
+def lookup_run(path: str | os.PathLike[str], sub: NewSubmission) -> Submission | None:
+    """The stored row holding the same run as ``sub`` (sha256 or :func:`run_key`), or None
+    (also when the database does not exist yet). Read-only."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    with _reader(path) as conn:
+        if conn is None:
+            return None
+        dup = _find_duplicate(conn, sub)
+        row = None if dup is None else conn.execute(
+            "SELECT * FROM submissions WHERE id = ?", (int(dup["id"]),)).fetchone()
+    return None if row is None else _row_to_submission(row)
 
 
 def _find_duplicate(conn: sqlite3.Connection, sub: NewSubmission) -> sqlite3.Row | None:
@@ -337,25 +405,91 @@ def insert_submission(
     path = Path(path)
     check_target(path, create)
     returns = np.ascontiguousarray(sub.returns, dtype="<f8")
+
+    def work(conn: sqlite3.Connection) -> int:
+        dup = _find_duplicate(conn, sub)
+        if dup is not None:
+            raise DuplicateSubmissionError(
+                sub.sha256, int(dup["id"]), dup["agent_name"], dup["submitted_at"]
+            )
+        new_id = _insert_row(conn, sub, returns, submitted_at)
+        _pause_for_crash_test()
+        return new_id
+
+    return _write(path, work)
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """What :func:`store_reference_rows` did with one submission."""
+
+    id: int
+    added: bool  # False: the same run was already stored (as row ``id``)
+    existing_reference_kind: str | None = None  # of the stored row when ``added`` is False
+
+
+@_database_errors
+def store_reference_rows(
+    path: str | os.PathLike[str],
+    subs: list[NewSubmission],
+    submitted_at: str,
+    *,
+    mark_verified: list[tuple[int, str]] = (),
+    create: bool = False,
+) -> list[StoredRow]:
+    """Insert several rows and mark stored rows verified, all in **one** transaction.
+
+    For ``seed-reference``: each of ``subs`` is inserted unless the same run (sha256 or
+    :func:`run_key`) is already stored, in which case nothing is written for it and its
+    :class:`StoredRow` names the existing row (idempotence). ``mark_verified`` holds ``(id,
+    factory)`` pairs of stored reference rows whose re-run reproduced them: their
+    ``verified``/``verified_factory`` are set (a row is never marked unverified). A failure
+    rolls everything back; a new database (``create``) is linked into place only once the
+    transaction committed, as for :func:`insert_submission`.
+    """
+    path = Path(path)
+    check_target(path, create)
+    arrays = [np.ascontiguousarray(s.returns, dtype="<f8") for s in subs]
+
+    def work(conn: sqlite3.Connection) -> list[StoredRow]:
+        out = []
+        for sub, returns in zip(subs, arrays):
+            dup = _find_duplicate(conn, sub)
+            if dup is not None:
+                kind = conn.execute("SELECT reference_kind FROM submissions WHERE id = ?",
+                                    (int(dup["id"]),)).fetchone()[0]
+                out.append(StoredRow(int(dup["id"]), False, kind))
+            else:
+                out.append(StoredRow(_insert_row(conn, sub, returns, submitted_at), True))
+        for row_id, factory in mark_verified:
+            cur = conn.execute(
+                "UPDATE submissions SET verified = 1, verified_factory = ? WHERE id = ? AND "
+                "reference_kind IS NOT NULL", (factory, int(row_id)))
+            if cur.rowcount != 1:
+                raise StoreError(f"{path}: no reference row #{row_id} to mark verified")
+        return out
+
+    return _write(path, work)
+
+
+def _write(path: Path, work):
+    """Run ``work(conn)`` in one write transaction on ``path`` (a new database when missing:
+    built in a temporary file and hard-linked into place after the commit)."""
     if path.exists():
-        return _insert(path, sub, returns, submitted_at)
-    return _insert_new(path, sub, returns, submitted_at)
-
-
-def _insert_new(path: Path, sub: NewSubmission, returns: np.ndarray, submitted_at: str) -> int:
+        return _transaction(path, work)
     import secrets
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
-        new_id = _insert(tmp, sub, returns, submitted_at)
+        result = _transaction(tmp, work)
         try:
             os.link(tmp, path)  # atomic, and never replaces a database created meanwhile
         except FileExistsError:  # another process created it first: join that database
-            return _insert(path, sub, returns, submitted_at)
+            return _transaction(path, work)
         except OSError:  # no hard links on this file system: create in place
-            return _insert(path, sub, returns, submitted_at)
-        return new_id
+            return _transaction(path, work)
+        return result
     finally:
         for leftover in (tmp, Path(f"{tmp}-journal")):
             try:
@@ -364,67 +498,70 @@ def _insert_new(path: Path, sub: NewSubmission, returns: np.ndarray, submitted_a
                 pass
 
 
-def _insert(path: Path, sub: NewSubmission, returns: np.ndarray, submitted_at: str) -> int:
+def _transaction(path: Path, work):
     with contextlib.closing(_connect(path, readonly=False)) as conn:
         _begin_immediate(conn)
         try:
-            if not _check_layout(conn, path):
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {STORE_VERSION}")
-            dup = _find_duplicate(conn, sub)
-            if dup is not None:
-                raise DuplicateSubmissionError(
-                    sub.sha256, int(dup["id"]), dup["agent_name"], dup["submitted_at"]
-                )
-            h = sub.headline
-            cur = conn.execute(
-                """INSERT INTO submissions (
-                    benchmark_name, benchmark_hash, agent_name, agent_factory, sha256, run_key,
-                    schema_version, seeds, explore_episodes, exploit_episodes, returns,
-                    returns_shape, iqm, iqm_low, iqm_high, mean, mean_low, mean_high,
-                    aggregates, exploration_metrics, timing, provenance, results_created,
-                    document, verified, verified_factory, submitted_at
-                ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    sub.benchmark_name,
-                    sub.benchmark_hash,
-                    sub.agent_name,
-                    sub.agent_factory,
-                    sub.sha256,
-                    run_key(sub.benchmark_hash, sub.seeds, returns),
-                    sub.schema_version,
-                    json.dumps(list(sub.seeds)),
-                    sub.explore_episodes,
-                    sub.exploit_episodes,
-                    returns.tobytes(),
-                    json.dumps(list(returns.shape)),
-                    h["iqm"],
-                    h["iqm_low"],
-                    h["iqm_high"],
-                    h["mean"],
-                    h["mean_low"],
-                    h["mean_high"],
-                    json.dumps(sub.aggregates, sort_keys=True),
-                    json.dumps(sub.exploration_metrics, sort_keys=True),
-                    json.dumps(sub.timing, sort_keys=True),
-                    json.dumps(sub.provenance, sort_keys=True),
-                    sub.results_created,
-                    sub.document,
-                    int(sub.verified),
-                    sub.verified_factory,
-                    submitted_at,
-                ),
-            )
-            new_id = int(cur.lastrowid)
-            _pause_for_crash_test()
+            _prepare_for_write(conn, path)
+            result = work(conn)
             conn.execute("COMMIT")
-            return new_id
+            return result
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+
+def _insert_row(conn: sqlite3.Connection, sub: NewSubmission, returns: np.ndarray,
+                submitted_at: str) -> int:
+    """The INSERT of one row (inside the caller's write transaction); returns its id."""
+    if sub.reference_kind is not None and sub.reference_kind not in REFERENCE_KINDS:
+        raise ValueError(f"reference_kind must be one of {REFERENCE_KINDS} or None, got "
+                         f"{sub.reference_kind!r}")
+    h = sub.headline
+    cur = conn.execute(
+        """INSERT INTO submissions (
+            benchmark_name, benchmark_hash, agent_name, agent_factory, sha256, run_key,
+            schema_version, seeds, explore_episodes, exploit_episodes, returns,
+            returns_shape, iqm, iqm_low, iqm_high, mean, mean_low, mean_high,
+            aggregates, exploration_metrics, timing, provenance, results_created,
+            document, verified, verified_factory, submitted_at, reference_kind,
+            reference_row
+        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                  ?, ?, ?)""",
+        (
+            sub.benchmark_name,
+            sub.benchmark_hash,
+            sub.agent_name,
+            sub.agent_factory,
+            sub.sha256,
+            run_key(sub.benchmark_hash, sub.seeds, returns),
+            sub.schema_version,
+            json.dumps(list(sub.seeds)),
+            sub.explore_episodes,
+            sub.exploit_episodes,
+            returns.tobytes(),
+            json.dumps(list(returns.shape)),
+            h["iqm"],
+            h["iqm_low"],
+            h["iqm_high"],
+            h["mean"],
+            h["mean_low"],
+            h["mean_high"],
+            json.dumps(sub.aggregates, sort_keys=True),
+            json.dumps(sub.exploration_metrics, sort_keys=True),
+            json.dumps(sub.timing, sort_keys=True),
+            json.dumps(sub.provenance, sort_keys=True),
+            sub.results_created,
+            sub.document,
+            int(sub.verified),
+            sub.verified_factory,
+            submitted_at,
+            sub.reference_kind,
+            sub.reference_row,
+        ),
+    )
+    return int(cur.lastrowid)
 
 
 def _row_to_submission(row: sqlite3.Row) -> Submission:
@@ -455,6 +592,9 @@ def _row_to_submission(row: sqlite3.Row) -> Submission:
         verified=bool(row["verified"]),
         verified_factory=row["verified_factory"],
         submitted_at=row["submitted_at"],
+        # a version-1 database has no such columns: none of its rows is a reference row
+        reference_kind=row["reference_kind"] if "reference_kind" in row.keys() else None,
+        reference_row=row["reference_row"] if "reference_row" in row.keys() else None,
     )
 
 

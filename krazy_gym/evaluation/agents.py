@@ -25,10 +25,12 @@ argument, so runs are reproducible and independent of how batches are spread ove
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
+import os
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -38,7 +40,8 @@ from krazy_gym.evaluation.sb3_agents import SB3PolicyAgent, sb3_agent, sb3_algo_
 
 __all__ = [
     "AGENT_METHODS", "BUILTIN_AGENTS", "AgentSpecError", "MetaAgent", "RandomAgent",
-    "SB3PolicyAgent", "accepts_active", "accepts_seed", "agent_name", "builtin_agents_help",
+    "SB3PolicyAgent", "accepts_active", "accepts_seed", "agent_environment", "agent_name",
+    "builtin_agents_help",
     "check_agent", "load_factory", "make_agent", "random_agent", "resolve_agent_spec",
     "sb3_agent", "sb3_from_env",
 ]
@@ -221,8 +224,6 @@ def sb3_from_env(seed: int | None = 0) -> SB3PolicyAgent:
         KRAZY_GYM_SB3_MODEL=bandit.zip KRAZY_GYM_SB3_ALGO=RecurrentPPO \\
             krazy-gym evaluate --agent sb3 --benchmark Bandit --seeds 5 --out bandit.json
     """
-    import os
-
     path = os.environ.get("KRAZY_GYM_SB3_MODEL")
     if not path:
         raise ValueError("the sb3 agent needs KRAZY_GYM_SB3_MODEL=<model .zip file>")
@@ -250,6 +251,33 @@ BUILTIN_AGENTS: dict[str, tuple[str, str]] = {
     "baselines": ("baselines.agents:make",
                   "a checkpoint of python -m baselines.train: KRAZY_GYM_CHECKPOINT=path"),
 }
+
+
+@contextlib.contextmanager
+def agent_environment(settings: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the block, then restore the previous values.
+
+    The built-in ``baselines`` and ``sb3`` agents read their model from environment variables
+    (``KRAZY_GYM_CHECKPOINT``, ``KRAZY_GYM_SB3_MODEL``, ...), as on the command line; code that
+    evaluates such an agent in-process (``benchmarks/sb3_reference.py``, the leaderboard's
+    ``seed-reference``) sets them here for exactly one run::
+
+        with agent_environment({"KRAZY_GYM_CHECKPOINT": "reference/checkpoints/x.pt"}):
+            results = evaluate("baselines.agents:make", "Bandit", seeds=5)
+    """
+    for key, value in settings.items():
+        if not isinstance(key, str) or not isinstance(value, str) or not key:
+            raise ValueError(f"environment settings must map names to strings, got {key!r}: {value!r}")
+    before = {key: os.environ.get(key) for key in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def builtin_agents_help() -> str:
