@@ -9,6 +9,8 @@
   95% percentile confidence interval from the **stratified bootstrap**: every replicate
   resamples, independently for each task (the strata), the seeds of that task with
   replacement — ``rliable.library.StratifiedBootstrap`` with ``task_bootstrap=False``.
+* The **oracle fraction** (Krazy World) is ``(score - random) / (oracle - random)`` per task,
+  with the task's oracle bound and exact random expectation (:func:`oracle_fraction`).
 
 rliable itself is not used at run time: ``rliable.library`` (the bootstrap) imports ``arch``,
 which fails to import with the pandas 3 in this environment, and ``rliable.metrics`` pulls in
@@ -20,7 +22,7 @@ tested against hand-computed values and against ``rliable.metrics`` / ``scipy.st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -188,6 +190,75 @@ def aggregate(
     return out
 
 
+# -- the oracle fraction (Krazy World) ---------------------------------------------------------
+
+
+def oracle_fractions(returns: Any, benchmark: Benchmark | str) -> np.ndarray:
+    """seeds × tasks oracle fractions ``(score - random) / (oracle - random)``.
+
+    Per test task: ``score`` is the task's score in that seed (:func:`task_scores`),
+    ``oracle`` the best return one episode of the task can reach and ``random`` the exact
+    expected return of one episode of uniform random actions on it, both from the stored
+    oracle file (:mod:`krazy_gym.evaluation.oracle`). 1 is the best any agent can do on the
+    task, 0 is the random agent's expectation. The random figure is per task (not the
+    benchmark's ``random_score``, a Monte-Carlo estimate of the mean over tasks) so that the
+    random agent's expected fraction is 0 on every task.
+
+    Raises:
+        OracleUnavailableError: the benchmark has no oracle (only Krazy World has one) or
+            its stored file does not match the installed benchmark.
+    """
+    from krazy_gym.evaluation.oracle import load_oracle
+
+    benchmark = get_benchmark(benchmark)
+    table = load_oracle(benchmark)
+    scores = task_scores(returns, benchmark)
+    if scores.shape[1] != table.oracle.size:
+        raise ValueError(
+            f"returns have {scores.shape[1]} tasks but {benchmark.name} has {table.oracle.size} test tasks"
+        )
+    return (scores - table.random) / (table.oracle - table.random)
+
+
+def oracle_fraction(
+    results: Any, benchmark: Benchmark | str | None = None, seed: int = 0, reps: int = DEFAULT_REPS
+) -> dict[str, Any]:
+    """The oracle fraction of a run: per task and aggregated (see :func:`oracle_fractions`).
+
+    Args:
+        results: a results dict (its ``returns``; the benchmark defaults to its
+            ``benchmark.name``) or a seeds × tasks × episodes returns array.
+        benchmark: the benchmark (required with a bare array).
+        seed, reps: of the stratified bootstrap, as :func:`aggregate`.
+
+    Returns ``{"per_task": mean over seeds per task, "mean": {value, ci_low, ci_high},
+    "iqm": {...}, "ratio_of_means": (mean score - mean random) / (mean oracle - mean random)}``;
+    the mean and IQM are over the seeds × tasks fractions with 95% stratified-bootstrap CIs.
+    Per-task fractions of tasks where the oracle is close to random are noisy (on
+    KrazyWorld-Hard the smallest gap is 0.24), which the IQM and the ratio of means damp.
+    """
+    if isinstance(results, Mapping):
+        returns = results["returns"]
+        if benchmark is None:
+            benchmark = results["benchmark"]["name"]
+    else:
+        returns = results
+    if benchmark is None:
+        raise ValueError("benchmark is required when results is a returns array")
+    from krazy_gym.evaluation.oracle import load_oracle
+
+    benchmark = get_benchmark(benchmark)
+    frac = oracle_fractions(returns, benchmark)
+    table = load_oracle(benchmark)
+    out: dict[str, Any] = {"per_task": [float(v) for v in frac.mean(axis=0)]}
+    for name, point, stat in (("mean", mean, _mean_rows), ("iqm", iqm, _iqm_rows)):
+        low, high = stratified_bootstrap_ci(frac, stat, reps=reps, seed=seed)
+        out[name] = {"value": point(frac), "ci_low": low, "ci_high": high}
+    score = float(task_scores(returns, benchmark).mean())
+    out["ratio_of_means"] = (score - float(table.random.mean())) / float((table.oracle - table.random).mean())
+    return out
+
+
 __all__: Sequence[str] = (
     "adaptation_curve",
     "aggregate",
@@ -195,6 +266,8 @@ __all__: Sequence[str] = (
     "mean",
     "normalise",
     "normalised_scores",
+    "oracle_fraction",
+    "oracle_fractions",
     "stratified_bootstrap_ci",
     "task_scores",
 )

@@ -35,7 +35,8 @@ def summary_table(results: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> s
 
     Columns: benchmark, agent, seeds, raw mean score, normalised IQM and mean with their 95%
     bootstrap CIs, the adaptation curve (mean return per episode index), wall time. Aggregates
-    are recomputed from ``returns`` when the dict has none.
+    are recomputed from ``returns`` when the dict has none. Krazy World results get a line
+    with their oracle fraction (:func:`krazy_gym.evaluation.metrics.oracle_fraction`).
     """
     from krazy_gym.evaluation.metrics import aggregate
 
@@ -70,9 +71,33 @@ def summary_table(results: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> s
                 f"exploit {arr[..., n_explore:].mean():.3f})"
             )
     text = _table(rows)
+    oracle_lines = [line for line in map(_oracle_line, many) if line]
+    if oracle_lines:
+        text += "\noracle fraction, (score - random) / (oracle - random) per task [95% CI]:\n" + "\n".join(oracle_lines)
     if metric_lines:
         text += "\nexploration metrics (per episode):\n" + "\n".join(metric_lines)
     return text
+
+
+def _oracle_line(res: Mapping[str, Any]) -> str | None:
+    """``  <benchmark> · <agent>: mean ... IQM ...`` of the oracle fraction, or None when the
+    benchmark has no current oracle file (only Krazy World has one)."""
+    from krazy_gym.evaluation.metrics import oracle_fraction
+    from krazy_gym.evaluation.oracle import OracleUnavailableError, supports_oracle
+
+    name = res["benchmark"]["name"]
+    try:
+        if not supports_oracle(name):
+            return None
+        frac = oracle_fraction(res)
+    except (OracleUnavailableError, KeyError, ValueError):
+        return None
+    m, q = frac["mean"], frac["iqm"]
+    return (
+        f"  {name} · {res['agent']['name']}: mean {_fmt(m['value'])} [{_fmt(m['ci_low'])}, {_fmt(m['ci_high'])}], "
+        f"IQM {_fmt(q['value'])} [{_fmt(q['ci_low'])}, {_fmt(q['ci_high'])}], "
+        f"ratio of means {_fmt(frac['ratio_of_means'])}"
+    )
 
 
 def benchmarks_table(benchmarks: Sequence[Any] | None = None) -> str:
