@@ -356,7 +356,8 @@ class MujocoVectorEnv(PerEnvTasksMixin, VectorEnv):
 
 # -- HalfCheetah -----------------------------------------------------------------------------
 class _DirectionTasks:
-    """Per-env ±1 direction tasks: the task term is ``direction_term(d, v_x)``."""
+    """Per-env ±1 direction tasks: the task term is ``direction_term(d, v_x)`` (Ant and
+    Humanoid override it with their own signature)."""
 
     num_envs: int
 
@@ -369,6 +370,21 @@ class _DirectionTasks:
 
     def _task_term(self, x_velocity: np.ndarray) -> np.ndarray:
         return direction_term(self._direction, x_velocity)
+
+
+class _Direction2DTasks:
+    """Per-env unit 2-D direction tasks, stored as ``(2, num_envs)`` (dx row, dy row); the
+    family defines the task term (Ant and Humanoid take different velocities)."""
+
+    num_envs: int
+
+    def _init_family(self, template: gym.Env) -> None:
+        super()._init_family(template)  # type: ignore[misc]
+        self._direction = np.zeros((2, self.num_envs))
+        self._direction[0] = 1.0
+
+    def _load_task(self, i: int, task: Task) -> None:
+        self._direction[:, i] = task.direction  # type: ignore[attr-defined]
 
 
 class _VelocityTasks:
@@ -635,34 +651,19 @@ class _AntVectorEnv(MujocoVectorEnv):
                 "distance_from_origin": np.sqrt(squared_norm(xy))}  # fmt: skip
 
 
-class AntDirVectorEnv(_AntVectorEnv):
+class AntDirVectorEnv(_DirectionTasks, _AntVectorEnv):
     """``num_envs`` :class:`~krazy_gym.mujoco.ant.AntDirEnv`."""
 
     env_class = AntDirEnv
-
-    def _init_family(self, template: gym.Env) -> None:
-        super()._init_family(template)
-        self._direction = np.ones(self.num_envs)
-
-    def _load_task(self, i: int, task: Task) -> None:
-        self._direction[i] = task.direction  # type: ignore[attr-defined]
 
     def _task_term(self, xy_after, x_velocity, y_velocity):
         return direction_term(self._direction, x_velocity)
 
 
-class AntDir2DVectorEnv(_AntVectorEnv):
+class AntDir2DVectorEnv(_Direction2DTasks, _AntVectorEnv):
     """``num_envs`` :class:`~krazy_gym.mujoco.ant.AntDir2DEnv`."""
 
     env_class = AntDir2DEnv
-
-    def _init_family(self, template: gym.Env) -> None:
-        super()._init_family(template)
-        self._direction = np.zeros((2, self.num_envs))
-        self._direction[0] = 1.0
-
-    def _load_task(self, i: int, task: Task) -> None:
-        self._direction[:, i] = task.direction  # type: ignore[attr-defined]
 
     def _task_term(self, xy_after, x_velocity, y_velocity):
         dx, dy = self._direction
@@ -792,34 +793,19 @@ class _HumanoidVectorEnv(MujocoVectorEnv):
                 "distance_from_origin": np.sqrt(squared_norm(xy))}  # fmt: skip
 
 
-class HumanoidDirVectorEnv(_HumanoidVectorEnv):
+class HumanoidDirVectorEnv(_DirectionTasks, _HumanoidVectorEnv):
     """``num_envs`` :class:`~krazy_gym.mujoco.humanoid.HumanoidDirEnv`."""
 
     env_class = HumanoidDirEnv
-
-    def _init_family(self, template: gym.Env) -> None:
-        super()._init_family(template)
-        self._direction = np.ones(self.num_envs)
-
-    def _load_task(self, i: int, task: Task) -> None:
-        self._direction[i] = task.direction  # type: ignore[attr-defined]
 
     def _task_velocity(self, x_velocity, y_velocity):
         return direction_term(self._direction, x_velocity)
 
 
-class HumanoidDir2DVectorEnv(_HumanoidVectorEnv):
+class HumanoidDir2DVectorEnv(_Direction2DTasks, _HumanoidVectorEnv):
     """``num_envs`` :class:`~krazy_gym.mujoco.humanoid.HumanoidDir2DEnv`."""
 
     env_class = HumanoidDir2DEnv
-
-    def _init_family(self, template: gym.Env) -> None:
-        super()._init_family(template)
-        self._direction = np.zeros((2, self.num_envs))
-        self._direction[0] = 1.0
-
-    def _load_task(self, i: int, task: Task) -> None:
-        self._direction[:, i] = task.direction  # type: ignore[attr-defined]
 
     def _task_velocity(self, x_velocity, y_velocity):
         dx, dy = self._direction
