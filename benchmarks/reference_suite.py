@@ -819,17 +819,20 @@ def produce(row: dict, args: argparse.Namespace) -> dict:
 
 
 def update_manifest(name: str, record: dict) -> dict:
-    """Record one produced row. An exclusive lock on ``reference/.manifest.lock`` makes the
+    """Record one produced row. An exclusive lock on the ``reference/`` directory makes the
     read-modify-write safe when two suite processes (one per core) finish rows at once."""
     import fcntl
 
-    with open(REFERENCE_DIR / ".manifest.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    fd = os.open(REFERENCE_DIR, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         manifest, stale = build_manifest(read_manifest_json())
         for row in manifest["rows"]:
             if row["name"] == name:
                 row["produced"], row["status"] = record, "done"
         write_manifest(manifest)
+    finally:
+        os.close(fd)  # releases the lock
     return manifest
 
 
