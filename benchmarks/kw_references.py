@@ -66,10 +66,14 @@ STATES = ("local", "local+pos", "global")
 LOCAL, LOCAL_POS, GLOBAL = range(3)
 OUTSIDE_CHANNEL = 9  # krazy_gym.krazy_world.task.EXTRA_CHANNEL: off-board cells in the local view
 EMPTY = -1
+# The kernels below are compiled per process (no ``cache=True``): this file runs as __main__ and
+# is also imported by the tests under another name, and numba's on-disk cache records the
+# defining module, so a cache written in one context fails to load in the other
+# ("No module named '<dynamic>'").
 
 
 # -- table keys ------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit
 def feature_key(obs, i, size, mode, task):  # pragma: no cover - compiled
     """The table key (an int64 >= 0) of row ``i`` of global index observations ``obs``.
 
@@ -122,7 +126,7 @@ def local_window(obs: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit
 def _find(tkeys, trows, counter, key, insert):  # pragma: no cover - compiled
     """Row of ``key`` in the open-addressing table (linear probing); a new row if absent and
     ``insert`` (``counter[0]`` counts rows), else -1."""
@@ -144,7 +148,7 @@ def _find(tkeys, trows, counter, key, insert):  # pragma: no cover - compiled
         j = (j + 1) & mask
 
 
-@njit(cache=True)
+@njit
 def _rehash(tkeys, trows, new_keys, new_rows):  # pragma: no cover - compiled
     mask = new_keys.shape[0] - 1
     for j in range(tkeys.shape[0]):
@@ -192,13 +196,13 @@ class Table:
 
 
 # -- learning ------------------------------------------------------------------------------------
-@njit(cache=True)
+@njit
 def rows_of(tkeys, trows, counter, obs, task_of, size, mode, insert, out):  # pragma: no cover
     for i in range(obs.shape[0]):
         out[i] = _find(tkeys, trows, counter, feature_key(obs, i, size, mode, task_of[i]), insert)
 
 
-@njit(cache=True)
+@njit
 def _greedy(q, row, tie):  # pragma: no cover - compiled
     """argmax_a q[row, a], ties broken by scanning from action ``tie`` (row -1: all zeros)."""
     if row < 0:
@@ -213,7 +217,7 @@ def _greedy(q, row, tie):  # pragma: no cover - compiled
     return best
 
 
-@njit(cache=True)
+@njit
 def learn_and_act(tkeys, trows, counter, q, rows, actions, rewards, terminated, done, next_obs, final_obs,
                   task_of, size, mode, alpha, gamma, learn, eps, u, rand_a, tie, out_actions):  # pragma: no cover
     """One Q-learning update per env for ``(rows, actions) -> next_obs`` (``final_obs`` where
