@@ -696,10 +696,13 @@ class RL2Agent:
         model: the trained network.
         deterministic: take the most likely action instead of sampling.
         seed: seeds the action sampling.
+        name: the display name in results files (``load_agent`` gives ``baselines:<algo>``,
+            so RL² and E-RL² rows are told apart).
     """
 
     def __init__(self, model: RecurrentActorCritic, obs_dim: int, deterministic: bool = False,
-                 seed: int | None = 0) -> None:
+                 seed: int | None = 0, name: str = "baselines:rl2") -> None:
+        self.name = name  # the harness's display name (results files, leaderboard)
         self.model = model.eval()
         self.obs_dim = int(obs_dim)
         self.deterministic = deterministic
@@ -787,7 +790,8 @@ def load_agent(path: str | Path, deterministic: bool = False, seed: int | None =
         input_embedding=int(spec.get("input_embedding", 0)),
     )
     model.load_state_dict(ckpt.state["model"])
-    return RL2Agent(model, int(spec["obs_dim"]), deterministic=deterministic, seed=seed)
+    return RL2Agent(model, int(spec["obs_dim"]), deterministic=deterministic, seed=seed,
+                    name=f"baselines:{ckpt.algo}")
 
 
 def make(path: str | Path | None = None, seed: int | None = 0, deterministic: bool = False) -> RL2Agent:

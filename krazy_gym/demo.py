@@ -4,11 +4,18 @@
    animation of a random agent's episode (GIF).
 2. Plays a random agent on those tasks and prints what it found (returns, goals, deaths,
    fraction of tile types visited).
-3. Evaluates the random agent, and every trained baseline checkpoint found under ``--runs``,
-   on a Krazy World benchmark through the harness and prints the summary.
-4. Submits the results files to a fresh leaderboard database and renders its web page.
+3. Meta-learning at work: the shipped RL² (or E-RL²) checkpoint of ``reference/`` plays a
+   held-out KrazyWorld-Easy board through the harness protocol; a GIF shows its first explore
+   episode next to its last exploit episode on the same board.
+4. Evaluates the random agent, every shipped reference checkpoint of the benchmark and every
+   trained baseline checkpoint found under ``--runs`` through the harness, prints the summary
+   and plots the adaptation curves (mean return per episode, explore then exploit) against
+   random's and the oracle bound.
+5. Loads the reference rows (``reference/``, each verified by re-running it) into a fresh
+   leaderboard database, adds the ``--runs`` agents, and renders the web page.
 
-Run ``python -m krazy_gym.demo --out demo_output`` (what ``make demo`` does).
+Run ``python -m krazy_gym.demo --out demo_output`` (what ``make demo`` does); about a minute
+on 2 cores after set-up.
 """
 
 from __future__ import annotations
@@ -96,6 +103,88 @@ def _trained_agents(runs: Path, env_id: str) -> list[tuple[str, object]]:
     return found
 
 
+#: the recurrent reference agents the demo shows adapting, in order of preference
+ADAPTING_AGENTS = ("erl2", "rl2")
+
+
+def _reference_checkpoints(bench_full_name: str) -> dict[str, Path]:
+    """agent -> shipped checkpoint of ``reference/checkpoints/<benchmark>/`` (baselines only)."""
+    from leaderboard.reference import default_reference_dir
+
+    root = default_reference_dir() / "checkpoints" / bench_full_name
+    return {d.name: d / "checkpoint.pt" for d in sorted(root.glob("*"))
+            if (d / "checkpoint.pt").is_file()} if root.is_dir() else {}
+
+
+def _adaptation_gif(out: Path, bench, checkpoints: dict[str, Path]) -> None:
+    """The shipped RL²/E-RL² agent on a held-out board: explore episode 1 next to the last
+    exploit episode of the same board (the first test task where the latter returns more)."""
+    from baselines.agents import load
+    from krazy_gym.krazy_world.gallery import record_adaptation, save_episode_gif, side_by_side
+
+    name = next((a for a in ADAPTING_AGENTS if a in checkpoints), None)
+    if name is None:
+        print(f"no shipped RL²/E-RL² checkpoint for {bench.full_name} in reference/: skipped")
+        return
+    tasks = bench.tasks()
+    chosen = None
+    for task in tasks[:16]:
+        agent = load(checkpoints[name], seed=0)
+        episodes = record_adaptation(agent, task, bench.explore_episodes, bench.exploit_episodes,
+                                     bench.env_id, bench.env_kwargs, seed=0)
+        if chosen is None:
+            chosen = (task, episodes)
+        if episodes[-1]["return"] > episodes[0]["return"]:
+            chosen = (task, episodes)
+            break
+    task, episodes = chosen
+    path = out / f"adaptation_{bench.name}_{name}.gif"
+    frames = side_by_side(episodes[0]["frames"], episodes[-1]["frames"])
+    save_episode_gif([f.repeat(2, axis=0).repeat(2, axis=1) for f in frames], path)  # 2x
+    print(f"{name} (reference/checkpoints/{bench.full_name}/{name}) on held-out test task "
+          f"#{task.index}, the first test task on which its last exploit episode returns more "
+          "than its first explore episode:")
+    for k, e in enumerate(episodes):
+        print(f"  episode {k + 1} ({e['phase']}): return {e['return']:.0f}, goals {e['goals']}, "
+              f"deaths {e['deaths']}, {len(e['frames']) - 1} steps")
+    print(f"wrote {path} (left: explore episode 1, right: exploit episode "
+          f"{bench.exploit_episodes}, same board)")
+
+
+def _plot_adaptation(all_results: list, labels: list[str], bench, path: Path) -> None:
+    """Mean return per episode (explore, then exploit) of each agent, with the oracle bound."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from krazy_gym.atomic_io import atomic_output
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, res in zip(labels, all_results):
+        curve = np.asarray(res["aggregates"]["adaptation_curve"], dtype=float)
+        style = {"color": "grey", "linestyle": "--"} if label == "random" else {}
+        ax.plot(np.arange(1, len(curve) + 1), curve, marker="o", label=label, **style)
+    try:
+        from krazy_gym.evaluation.oracle import load_oracle
+
+        ax.axhline(float(load_oracle(bench).oracle.mean()), color="black", linestyle=":",
+                   label="oracle bound")
+    except Exception:  # no oracle file for this benchmark
+        pass
+    ax.axvline(bench.explore_episodes + 0.5, color="lightgrey")
+    ax.set_xticks(range(1, bench.explore_episodes + bench.exploit_episodes + 1))
+    ax.set_xlabel(f"episode (1-{bench.explore_episodes} explore, then exploit)")
+    ax.set_ylabel("mean return")
+    ax.set_title(f"{bench.full_name}: adaptation curves (harness, held-out tasks)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m krazy_gym.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -120,31 +209,58 @@ def main(argv: list[str] | None = None) -> int:
     print("\n== 2. a random agent on them (5 episodes each) ==")
     print(_random_play_table(tasks))
 
-    print(f"\n== 3. harness: {args.benchmark}, {args.seeds} seeds ==")
     from krazy_gym.evaluation import evaluate, summary_table
     from krazy_gym.evaluation.benchmarks import get_benchmark
 
     bench = get_benchmark(args.benchmark)
-    agents = [("random", RANDOM_AGENT), *_trained_agents(args.runs, bench.env_id)]
-    print("agents: " + ", ".join(label for label, _ in agents))
-    results_paths, all_results = [], []
-    for i, (label, factory) in enumerate(agents):
+    try:
+        import baselines.agents  # noqa: F401  (the baselines extra: torch)
+
+        shipped = _reference_checkpoints(bench.full_name)
+    except ImportError:
+        shipped = {}
+    print(f"\n== 3. a trained agent adapts on a held-out {bench.name} board ==")
+    if bench.metric_kind == "krazy_world":
+        _adaptation_gif(out, bench, shipped)
+    else:
+        print(f"{bench.name} is not a Krazy World benchmark: no board to animate")
+
+    print(f"\n== 4. harness: {args.benchmark}, {args.seeds} seeds ==")
+    from functools import partial
+
+    agents = [("random", RANDOM_AGENT, False)]
+    if shipped:
+        from baselines.agents import make
+
+        agents += [(f"{a} (reference)", partial(make, p), False) for a, p in shipped.items()]
+    agents += [(label, factory, True) for label, factory in _trained_agents(args.runs, bench.env_id)]
+    print("agents: " + ", ".join(label for label, _, _ in agents))
+    own_paths, all_results, labels = [], [], []
+    for i, (label, factory, own) in enumerate(agents):
         path = out / f"results_{i}.json"
         try:
             results = evaluate(factory, bench, seeds=args.seeds, out=path, progress=None)
         except Exception as exc:  # a broken checkpoint must not stop the demo
             print(f"skipped {label}: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue
-        results_paths.append(path)
+        if own:
+            own_paths.append(path)
         all_results.append(results)
+        labels.append(label)
     print(summary_table(all_results))
+    _plot_adaptation(all_results, labels, bench, out / f"adaptation_curves_{bench.name}.png")
 
-    print("\n== 4. leaderboard ==")
+    print("\n== 5. leaderboard: the reference rows (verified) and your runs ==")
     from leaderboard import api
 
     db = out / "leaderboard.db"
     db.unlink(missing_ok=True)  # the demo's own database starts empty each run
-    for path in results_paths:
+    try:
+        report = api.seed_reference(db=db, create=True)
+        print(report.summary().splitlines()[0])
+    except Exception as exc:  # no reference/ (an installed package, not a checkout)
+        print(f"reference rows not loaded: {exc}", file=sys.stderr)
+    for path in own_paths:
         try:
             res = api.submit(path, db=db, create=True)
         except api.SubmissionError as exc:  # e.g. --seeds below the benchmark's minimum

@@ -84,3 +84,72 @@ def save_episode_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, fps:
         images[0], path, format="GIF", save_all=True, append_images=images[1:],
         duration=int(1000 / fps), loop=0,
     )  # fmt: skip
+
+
+def record_adaptation(
+    agent,
+    task: KrazyWorldTask,
+    explore_episodes: int,
+    exploit_episodes: int,
+    env_id: str = "KrazyGym/KrazyWorld-Easy-v0",
+    env_kwargs: dict | None = None,
+    seed: int = 0,
+) -> list[dict]:
+    """Play one task through the harness protocol (explore, ``adapt()``, exploit), recording.
+
+    ``agent`` is any :class:`~krazy_gym.evaluation.agents.MetaAgent`; it is driven with one
+    row (``num_tasks=1``) exactly as the harness drives a batch: ``reset``, then per step
+    ``act``/``observe``, ``adapt()`` once after the explore episodes. Episode ``k`` resets the
+    env with ``seed + k``.
+
+    Returns:
+        One dict per episode, in order: ``phase`` ("explore"/"exploit"), ``frames`` (the
+        ``rgb_array`` renders), ``return``, ``goals`` and ``deaths``.
+
+    Example::
+
+        agent = baselines.agents.load("reference/checkpoints/KrazyWorld-Easy-v1/rl2/checkpoint.pt")
+        episodes = record_adaptation(agent, task, explore_episodes=3, exploit_episodes=2)
+        save_episode_gif(side_by_side(episodes[0]["frames"], episodes[-1]["frames"]), "a.gif")
+    """
+    import gymnasium as gym
+
+    env = gym.make(env_id, render_mode="rgb_array", **(env_kwargs or {}))
+    agent.reset(1, env.observation_space, env.action_space)
+    episodes: list[dict] = []
+    phases = ["explore"] * explore_episodes + ["exploit"] * exploit_episodes
+    for k, phase in enumerate(phases):
+        if phase == "exploit" and k == explore_episodes:
+            agent.adapt()
+        obs, info = env.reset(seed=seed + k, options={"task": task})
+        frames, total, done = [env.render()], 0.0, False
+        while not done:
+            action = np.asarray(agent.act(np.asarray(obs)[None]))[0]
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            agent.observe(np.asarray(obs)[None], np.asarray(action)[None],
+                          np.asarray([reward], dtype=np.float64), np.asarray(next_obs)[None],
+                          np.asarray([terminated]), np.asarray([truncated]))
+            frames.append(env.render())
+            total += float(reward)
+            obs, done = next_obs, terminated or truncated
+        episodes.append({"phase": phase, "frames": frames, "return": total,
+                         "goals": int(info.get("goals", 0)), "deaths": int(info.get("deaths", 0))})
+    env.close()
+    return episodes
+
+
+def side_by_side(left: Sequence[np.ndarray], right: Sequence[np.ndarray],
+                 gap: int = 8) -> list[np.ndarray]:
+    """Frames of two episodes next to each other; the shorter one holds its last frame."""
+    if not left or not right:
+        raise ValueError("side_by_side needs at least one frame on each side")
+    n = max(len(left), len(right))
+    out = []
+    for i in range(n):
+        a, b = np.asarray(left[min(i, len(left) - 1)]), np.asarray(right[min(i, len(right) - 1)])
+        h = max(a.shape[0], b.shape[0])
+        canvas = np.full((h, a.shape[1] + gap + b.shape[1], 3), 255, dtype=np.uint8)
+        canvas[: a.shape[0], : a.shape[1]] = a
+        canvas[: b.shape[0], a.shape[1] + gap:] = b
+        out.append(canvas)
+    return out
