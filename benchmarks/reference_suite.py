@@ -278,11 +278,14 @@ def definitions() -> list[dict]:
                          checkpoint=None))
     rows += _gradient_rows() + _rl2_rows() + _sb3_rows()
     for name in KRAZY:
-        rows.append(_row(_bench(name), "oracle", "oracle", train=None, evaluate=None,
+        bench = _bench(name)
+        rows.append(_row(bench, "oracle", "oracle", train=None,
+                         evaluate=_evaluate(bench, "oracle",
+                                            "krazy_gym.evaluation.oracle_agent:oracle_agent", {}, 5),
                          checkpoint=None,
-                         note="defined, not produced: the Krazy World oracle (privileged agent that "
-                              "sees the task's rules) is being built on branch kw-oracle; its "
-                              "evaluation command is added here when it lands"))
+                         note="privileged: knows the stored test tasks and plays each one's "
+                              "optimal plan (krazy_gym/evaluation/oracle_agent.py); its score is "
+                              "the stored oracle bound"))
     order = {n: i for i, n in enumerate(BENCHMARKS)}
     return sorted(rows, key=lambda r: (order[r["benchmark"].rsplit("-v", 1)[0]],
                                        list(LABELS).index(r["agent"])))

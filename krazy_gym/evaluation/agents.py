@@ -248,6 +248,9 @@ BUILTIN_AGENTS: dict[str, tuple[str, str]] = {
     "sb3": ("krazy_gym.evaluation.agents:sb3_from_env",
             "a stable-baselines3/sb3-contrib model: KRAZY_GYM_SB3_MODEL=path.zip "
             "[KRAZY_GYM_SB3_ALGO=PPO] [KRAZY_GYM_SB3_DETERMINISTIC=1]"),
+    "oracle": ("krazy_gym.evaluation.oracle_agent:oracle_agent",
+               "Krazy World only: the privileged oracle that knows the stored test tasks and "
+               "plays each one's optimal plan (the upper reference row)"),
     "baselines": ("baselines.agents:make",
                   "a checkpoint of python -m baselines.train: KRAZY_GYM_CHECKPOINT=path"),
 }

@@ -47,6 +47,7 @@ from krazy_gym.evaluation.agents import (
     agent_name,
     load_factory,
     make_agent,
+    resolve_agent_spec,
 )
 from krazy_gym.evaluation.benchmarks import Benchmark, get_benchmark
 from krazy_gym.evaluation.exploration import MetricRecorder
@@ -923,7 +924,8 @@ def evaluate(
     """Evaluate an agent on a benchmark and return the results dict (see ``results.py``).
 
     Args:
-        agent: ``"package.module:factory"`` or a callable factory returning a MetaAgent
+        agent: ``"package.module:factory"``, a built-in name (``"random"``, ``"oracle"``, ...:
+            :data:`~krazy_gym.evaluation.agents.BUILTIN_AGENTS`) or a callable factory returning a MetaAgent
             (called once per unit; given ``seed=`` if it accepts it). Must be picklable
             (a module-level function) when ``workers > 1`` or ``engine="ray"``.
         benchmark: a benchmark name or :class:`Benchmark`.
@@ -968,6 +970,8 @@ def evaluate(
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     check_output_path(out)
+    if isinstance(agent, str):
+        agent = resolve_agent_spec(agent)  # a built-in name ("random", "oracle", ...) -> its spec
     spec_label = _factory_label(agent)
     factory = load_factory(agent) if isinstance(agent, str) else agent
     if not callable(factory):

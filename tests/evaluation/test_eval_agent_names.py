@@ -1,4 +1,4 @@
-"""Built-in agent names on ``krazy-gym evaluate --agent`` (random, sb3, baselines)."""
+"""Built-in agent names on ``krazy-gym evaluate --agent`` (random, sb3, oracle, baselines)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def test_resolve_agent_spec():
     assert resolve_agent_spec("baselines") == "baselines.agents:make"
     assert resolve_agent_spec("mypkg.agents:make") == "mypkg.agents:make"
     with pytest.raises(AgentSpecError, match=r"unknown agent 'sb' \(did you mean 'sb3'\?\).*"
-                                             r"built-in name: random, sb3, baselines"):
+                                             r"built-in name: random, sb3, oracle, baselines"):
         resolve_agent_spec("sb")
     with pytest.raises(AgentSpecError, match="must be a string"):
         resolve_agent_spec(3)
@@ -47,7 +47,7 @@ def test_unknown_name_exits_2_listing_the_names(toy_benchmarks, tmp_path, capsys
                         "1", "--out", str(tmp_path / "r.json")], capsys)
     assert code == 2
     assert "unknown agent 'rnadom' (did you mean 'random'?)" in err
-    assert "random, sb3, baselines" in err
+    assert "random, sb3, oracle, baselines" in err
     assert list(tmp_path.iterdir()) == []
 
 
