@@ -174,9 +174,20 @@ def test_from_run_refuses_a_run_with_another_config(sandbox):
     assert not (sandbox / "reference" / "manifest.json").exists()
 
 
-def test_unknown_or_unproducible_rows_are_refused(capsys):
+def test_unknown_or_unproducible_rows_are_refused(capsys, monkeypatch):
     with pytest.raises(SystemExit, match="no such row .did you mean Bandit-v1/rl2 or"):
         rs.main(["--row", "Bandit-v1/rl22"])
+    # a row defined without an evaluation command yet (none ships today)
+    real = rs.definitions
+
+    def with_a_placeholder():
+        rows = real()
+        oracle = next(r for r in rows if r["name"] == "KrazyWorld-Easy-v1/oracle")
+        oracle.update(evaluate=None, note="waiting for its agent")
+        return rows
+
+    monkeypatch.setattr(rs, "definitions", with_a_placeholder)
+    monkeypatch.setattr(rs, "write_manifest", lambda manifest: None)  # keep the shipped files
     with pytest.raises(SystemExit):
         rs.main(["--row", "KrazyWorld-Easy-v1/oracle"])
-    assert "cannot be produced yet" in capsys.readouterr().out
+    assert "cannot be produced yet: waiting for its agent" in capsys.readouterr().out
