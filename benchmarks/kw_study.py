@@ -1,0 +1,325 @@
+"""The Krazy World comparison of Stadie et al. (2018): five baselines, several training seeds.
+
+MAML-TRPO, E-MAML-TRPO, ProMP, RL² and E-RL² on KrazyWorld-Easy, -Medium and -Hard (and Maze),
+each trained with the reference rows' exact command (``benchmarks/reference_suite.py``: the same
+config, only ``--seed`` changes) and evaluated by the harness with 10 seeds on the held-out
+tasks. Everything is resumable: a finished cell is reused, a partial one continued.
+
+Usage::
+
+    nice python benchmarks/kw_study.py --train                 # every missing cell, seed-major
+    nice python benchmarks/kw_study.py --train --preset Easy --algo promp --seeds 1 2
+    python benchmarks/kw_study.py --report                     # table, claims, curves (PNG)
+    python benchmarks/kw_study.py --list                       # cells and their state
+
+Layout: ``runs/kw-study/<preset>/<algo>-s<seed>/`` (a ``python -m baselines.train`` run) with
+``eval.json`` (harness results, 10 seeds) once evaluated. ``--report`` aggregates over training
+seeds the rliable way: per run, the per-task score (mean exploit return over the 10 harness
+seeds); the runs × tasks matrix gives the mean with a 95% stratified-bootstrap CI over runs,
+for the score and for the oracle fraction. With one run a CI over training seeds does not
+exist: the table says so, and a paper claim is decided only with >= 3 runs on each side and
+disjoint intervals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+PRESETS = ("Easy", "Medium", "Hard", "Maze")
+ALGOS = ("maml-trpo", "emaml-trpo", "promp", "rl2", "erl2")
+LABELS = {"maml-trpo": "MAML-TRPO", "emaml-trpo": "E-MAML-TRPO", "promp": "ProMP",
+          "rl2": "RL²", "erl2": "E-RL²"}
+#: training seeds per preset (issue 19: 5 on Easy, 3 on the others)
+SEEDS = {"Easy": 5, "Medium": 3, "Hard": 3, "Maze": 3}
+EVAL_SEEDS = 10
+DEFAULT_ROOT = REPO / "runs" / "kw-study"
+
+
+def benchmark_name(preset: str) -> str:
+    return "Maze" if preset == "Maze" else f"KrazyWorld-{preset}"
+
+
+def train_argv(preset: str, algo: str, seed: int, out: Path) -> list[str]:
+    """The reference row's training command with ``--seed seed`` (see reference_suite)."""
+    import reference_suite as rs
+
+    bench = rs._bench(benchmark_name(preset))
+    row = next(r for r in rs.definitions() if r["name"] == f"{bench.full_name}/{algo}")
+    argv = [rs.ref.expand(a, reference=rs.REFERENCE_DIR, run=out, out="") for a in row["train"]["argv"]]
+    argv[argv.index("--seed") + 1] = str(seed)
+    return [sys.executable, *argv[1:]]
+
+
+def cells(presets, algos, seeds) -> list[tuple[str, str, int]]:
+    """Seed-major order: every cell's seed 0, then seed 1, ...: a study cut short is balanced."""
+    out = []
+    for seed in range(max(SEEDS.values())):
+        for preset in presets:
+            for algo in algos:
+                if seed < SEEDS[preset] and (seeds is None or seed in seeds):
+                    out.append((preset, algo, seed))
+    return out
+
+
+def run_dir(root: Path, preset: str, algo: str, seed: int) -> Path:
+    return root / preset / f"{algo}-s{seed}"
+
+
+def state(path: Path, iterations: int) -> str:
+    if not (path / "checkpoint.pt").is_file():
+        return "fresh"
+    from baselines.common.checkpoint import load_checkpoint
+
+    done = load_checkpoint(path).iteration
+    if done < iterations:
+        return f"partial ({done}/{iterations})"
+    return "evaluated" if (path / "eval.json").is_file() else "trained"
+
+
+def iterations_of(argv: list[str]) -> int:
+    return int(argv[argv.index("--iterations") + 1])
+
+
+def train_cell(root: Path, preset: str, algo: str, seed: int) -> None:
+    path = run_dir(root, preset, algo, seed)
+    argv = train_argv(preset, algo, seed, path)
+    total = iterations_of(argv)
+    st = state(path, total)
+    if st == "fresh":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (path.parent / f"{path.name}.command.txt").write_text(" ".join(argv[1:]) + "\n")
+        cmd = argv
+    elif st.startswith("partial"):
+        cmd = [sys.executable, "-m", "baselines.train", "--algo", algo,
+               "--env", argv[argv.index("--env") + 1], "--out", str(path), "--resume",
+               "--iterations", str(total)]
+    else:
+        cmd = None
+    if cmd is not None:
+        print(f"# {preset}/{algo}-s{seed}: {'resuming' if st != 'fresh' else 'training'}", flush=True)
+        with open(path.parent / f"{path.name}.log", "a") as log:
+            code = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT).returncode
+        if code != 0:
+            raise SystemExit(f"{preset}/{algo}-s{seed}: training exited with {code} "
+                             f"(see {path.parent / (path.name + '.log')}; run again to resume)")
+    if not (path / "eval.json").is_file():
+        print(f"# {preset}/{algo}-s{seed}: evaluating ({EVAL_SEEDS} harness seeds)", flush=True)
+        from krazy_gym.evaluation import evaluate
+        from krazy_gym.evaluation.agents import agent_environment
+
+        with agent_environment({"KRAZY_GYM_CHECKPOINT": str(path)}):
+            evaluate("baselines", benchmark_name(preset), seeds=EVAL_SEEDS,
+                     out=path / "eval.json", progress=None)
+
+
+# -- report -------------------------------------------------------------------------------------
+def _read_curve(path: Path, algo: str) -> tuple[np.ndarray, np.ndarray]:
+    """(env steps, training return) of a run: post-update return (gradient methods) or the
+    mean return of the trial's scored episodes (RL²: ``exploit_return``)."""
+    with open(path / "progress.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    key = "exploit_return" if algo in ("rl2", "erl2") else "post_return"
+    return (np.array([float(r["env_steps"]) for r in rows]),
+            np.array([float(r[key]) for r in rows]))
+
+
+def _pre_post_gap(path: Path, algo: str, window: int = 20) -> float | None:
+    """Training post − pre over the last ``window`` iterations (gradient methods only)."""
+    if algo in ("rl2", "erl2"):
+        return None
+    with open(path / "progress.csv", newline="") as f:
+        rows = list(csv.DictReader(f))[-window:]
+    return float(np.mean([float(r["post_return"]) - float(r["pre_return"]) for r in rows]))
+
+
+def collect(root: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for preset in PRESETS:
+        for algo in ALGOS:
+            for seed in range(SEEDS[preset]):
+                path = run_dir(root, preset, algo, seed)
+                if (path / "eval.json").is_file():
+                    res = json.loads((path / "eval.json").read_text())
+                    out.setdefault((preset, algo), []).append(
+                        {"seed": seed, "path": path, "results": res})
+    return out
+
+
+def _ci(matrix: np.ndarray) -> tuple[float, float, float]:
+    from krazy_gym.evaluation.metrics import stratified_bootstrap_ci
+
+    point = float(matrix.mean())
+    if matrix.shape[0] < 2:
+        return point, float("nan"), float("nan")
+    low, high = stratified_bootstrap_ci(matrix, lambda x: x.mean(axis=1))
+    return point, low, high
+
+
+def _fmt(t: tuple[float, float, float]) -> str:
+    point, low, high = t
+    return f"{point:.3f}" + ("" if np.isnan(low) else f" [{low:.3f}, {high:.3f}]")
+
+
+def report(root: Path, plot: Path | None) -> str:
+    from krazy_gym.evaluation.metrics import oracle_fractions, task_scores
+
+    data = collect(root)
+    lines = ["| preset | agent | runs | score [95% CI over runs] | oracle fraction [95% CI] "
+             "| explore → exploit return | pre→post gap (training) | tile types visited "
+             "(explore) | deaths / goals per explore episode | env steps per run |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    summary: dict[tuple[str, str], dict[str, Any]] = {}
+    for preset in PRESETS:
+        name = benchmark_name(preset)
+        for algo in ALGOS:
+            runs = data.get((preset, algo), [])
+            if not runs:
+                continue
+            returns = [np.asarray(r["results"]["returns"]) for r in runs]
+            scores = np.stack([task_scores(x, name).mean(axis=0) for x in returns])
+            score = _ci(scores)
+            frac = None
+            if preset != "Maze":
+                frac = _ci(np.stack([oracle_fractions(x, name).mean(axis=0) for x in returns]))
+            curve = np.mean([np.asarray(r["results"]["aggregates"]["adaptation_curve"]) for r in runs], axis=0)
+            n_explore = runs[0]["results"]["explore_episodes"]
+            metrics = [r["results"]["exploration_metrics"] for r in runs]
+
+            def explore_mean(key: str, metrics=metrics, n=n_explore) -> float:
+                return float(np.mean([np.asarray(m[key])[:, :, :n].mean() for m in metrics]))
+
+            gaps = [g for g in (_pre_post_gap(r["path"], algo) for r in runs) if g is not None]
+            steps = [_read_curve(r["path"], algo)[0][-1] for r in runs]
+            summary[(preset, algo)] = {"runs": len(runs), "score": score, "frac": frac}
+            lines.append(
+                f"| {preset} | {LABELS[algo]} | {len(runs)} | {_fmt(score)} | "
+                f"{_fmt(frac) if frac else '–'} | "
+                f"{curve[:n_explore].mean():.2f} → {curve[n_explore:].mean():.2f} | "
+                f"{(f'{np.mean(gaps):+.3f}' if gaps else '–')} | "
+                f"{explore_mean('tile_types_visited_fraction'):.3f} | "
+                f"{explore_mean('deaths'):.2f} / {explore_mean('goals'):.2f} | "
+                f"{np.mean(steps) / 1e6:.2f}M |")
+    lines += ["", "Paper claims (decided only with >= 3 runs per side and disjoint 95% CIs):"]
+    lines += claims(summary, data)
+    if plot is not None:
+        plot_curves(data, plot)
+        lines.append(f"\nlearning curves: {plot}")
+    return "\n".join(lines)
+
+
+def _verdict(a: dict | None, b: dict | None, label: str) -> str:
+    if a is None or b is None:
+        return f"- {label}: undecided (not run)"
+    if min(a["runs"], b["runs"]) < 3:
+        return (f"- {label}: undecided ({a['runs']} vs {b['runs']} runs; scores "
+                f"{a['score'][0]:.3f} vs {b['score'][0]:.3f})")
+    (_, la, ha), (_, lb, hb) = a["score"], b["score"]
+    if la > hb:
+        return f"- {label}: reproduced ({_fmt(a['score'])} vs {_fmt(b['score'])})"
+    if ha < lb:
+        return f"- {label}: not reproduced, the reverse holds ({_fmt(a['score'])} vs {_fmt(b['score'])})"
+    return f"- {label}: not reproduced at this many seeds (intervals overlap: {_fmt(a['score'])} vs {_fmt(b['score'])})"
+
+
+def claims(summary: dict, data: dict) -> list[str]:
+    out = []
+    for preset in ("Easy", "Medium", "Hard"):
+        out.append(_verdict(summary.get((preset, "emaml-trpo")), summary.get((preset, "maml-trpo")),
+                            f"E-MAML > MAML on KrazyWorld-{preset}"))
+        out.append(_verdict(summary.get((preset, "erl2")), summary.get((preset, "rl2")),
+                            f"E-RL² > RL² on KrazyWorld-{preset}"))
+    for a in ("rl2", "erl2"):
+        for b in ("maml-trpo", "emaml-trpo"):
+            out.append(_verdict(summary.get(("Maze", a)), summary.get(("Maze", b)),
+                                f"{LABELS[a]} > {LABELS[b]} on mazes"))
+    for preset in ("Easy", "Medium", "Hard"):
+        visited = {algo: np.mean([np.asarray(r["results"]["exploration_metrics"]
+                                             ["tile_types_visited_fraction"]).mean()
+                                  for r in data.get((preset, algo), [])])
+                   for algo in ALGOS if data.get((preset, algo))}
+        if visited:
+            best = max(visited, key=visited.get)
+            runs = min(len(data[(preset, a)]) for a in visited)
+            tag = "undecided" if runs < 3 else ("reproduced" if best == "emaml-trpo" else "not reproduced")
+            out.append(f"- E-MAML visits the most tile types on KrazyWorld-{preset}: {tag} (most: "
+                       f"{LABELS[best]} {visited[best]:.3f}; E-MAML "
+                       f"{visited.get('emaml-trpo', float('nan')):.3f}; {runs} runs)")
+    return out
+
+
+def plot_curves(data: dict, path: Path) -> None:
+    """Fig. 4-style: training return against env steps, mean over runs, one panel per preset."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from krazy_gym.atomic_io import atomic_output
+
+    presets = [p for p in PRESETS if any((p, a) in data for a in ALGOS)]
+    fig, axes = plt.subplots(1, len(presets), figsize=(4.5 * len(presets), 3.6), squeeze=False)
+    for ax, preset in zip(axes[0], presets):
+        for algo in ALGOS:
+            runs = data.get((preset, algo), [])
+            if not runs:
+                continue
+            curves = [_read_curve(r["path"], algo) for r in runs]
+            n = min(len(c[0]) for c in curves)
+            x = np.mean([c[0][:n] for c in curves], axis=0)
+            y = np.mean([c[1][:n] for c in curves], axis=0)
+            k = max(1, n // 50)  # smooth: a moving mean over ~2% of the run
+            ys = np.convolve(y, np.ones(k) / k, mode="valid")
+            ax.plot(x[k - 1:] / 1e6, ys, label=f"{LABELS[algo]} ({len(runs)})")
+        ax.set_title(benchmark_name(preset))
+        ax.set_xlabel("env steps (M)")
+        ax.set_ylabel("training return (post-update / exploit)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    what = ap.add_mutually_exclusive_group(required=True)
+    what.add_argument("--train", action="store_true", help="train and evaluate missing cells")
+    what.add_argument("--report", action="store_true", help="print the study's table and claims")
+    what.add_argument("--list", action="store_true", help="cells and their state")
+    ap.add_argument("--preset", nargs="+", choices=PRESETS, default=list(PRESETS[:3]))
+    ap.add_argument("--algo", nargs="+", choices=ALGOS, default=list(ALGOS))
+    ap.add_argument("--seeds", nargs="+", type=int, default=None, help="only these seeds")
+    ap.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    ap.add_argument("--plot", type=Path, default=None, help="with --report: learning-curve PNG")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if args.report:
+        print(report(args.root, args.plot))
+        return 0
+    todo = cells(args.preset, args.algo, args.seeds)
+    if args.list:
+        for preset, algo, seed in todo:
+            path = run_dir(args.root, preset, algo, seed)
+            print(f"{preset:7s} {algo:11s} s{seed}  "
+                  f"{state(path, iterations_of(train_argv(preset, algo, seed, path)))}")
+        return 0
+    for preset, algo, seed in todo:
+        train_cell(args.root, preset, algo, seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
