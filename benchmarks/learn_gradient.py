@@ -88,6 +88,9 @@ def summarize(root: Path, algos: list[str], seeds: list[int], window: int, env: 
             qm, qlo, qhi = mean_ci(np.array(post))
         iters = min(len(r) for r in runs)
         separated = bool(qlo > phi) if not math.isnan(qlo) else False
+        # the pre-update policy's entropy over the window (older runs did not log it: nan)
+        entropy = float(np.mean([r.get("pre_entropy", math.nan) for run in runs
+                                 for r in run[-window:]]))
         summary["algos"][algo] = {
             "iterations": iters,
             "pre_return": [pm, plo, phi],
@@ -95,12 +98,13 @@ def summarize(root: Path, algos: list[str], seeds: list[int], window: int, env: 
             "post_above_pre_non_overlapping_ci": separated,
             "per_seed_pre": pre,
             "per_seed_post": post,
+            "pre_entropy": entropy,
         }
         print(
             f"{env} {algo}: {len(seeds)} seed{'s' if len(seeds) > 1 else ' (CI over iterations)'}, "
             f"{iters} iterations, last {window}: "
             f"pre {pm:.2f} [{plo:.2f}, {phi:.2f}]  post {qm:.2f} [{qlo:.2f}, {qhi:.2f}]  "
-            f"post > pre (CIs disjoint): {separated}"
+            f"post > pre (CIs disjoint): {separated}  pre-update entropy {entropy:.3f} nats"
         )
         curves[algo] = (
             np.array([[r["pre_return"] for r in run[:iters]] for run in runs]),
