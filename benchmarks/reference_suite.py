@@ -158,20 +158,24 @@ def _gradient_rows() -> list[dict]:
                                    _checkpoint_env(bench, algo), EVAL_SECONDS[name]),
                 checkpoint=f"checkpoints/{bench.full_name}/{algo}/checkpoint.pt",
                 note=_gradient_note(name, algo)))
-    for name in MUJOCO:  # the paper budget of docs/results.md (40 tasks x 20 rollouts)
+    # MuJoCo: the learning-curve runs of issue 18 (--config paper: 40 tasks x 20 rollouts x
+    # 100 steps on the native vector env, action_scale 10), 200 iterations = 3.2e7 env steps
+    per_it = {"maml-trpo": 24.0, "promp": 9.0}
+    for name in MUJOCO:
         bench = _bench(name)
         for algo in ("maml-trpo", "promp"):
             rows.append(_row(
                 bench, algo, "baseline",
                 train=_baselines_train(
-                    algo, bench.env_id, 300, {"envs_per_task": 4, "vectorization": "async"},
-                    config="paper", steps_per_iteration=40 * 20 * 100 * 2, exact=True,
-                    seconds=300 * 100, basis="~80 s sampling + ~20 s optimisation per iteration "
-                    "at 40 x 20 rollouts (docs/results.md, HalfCheetahDir)"),
+                    algo, bench.env_id, 200, {}, config="paper",
+                    steps_per_iteration=40 * 20 * 100 * 2, exact=True,
+                    seconds=200 * per_it[algo],
+                    basis=f"{per_it[algo]:.0f} s per iteration measured on HalfCheetahDir (2 cores; "
+                          "docs/results.md, MuJoCo learning curves)"),
                 evaluate=_evaluate(bench, "baselines", "baselines.agents:make",
                                    _checkpoint_env(bench, algo), EVAL_SECONDS[name]),
                 checkpoint=f"checkpoints/{bench.full_name}/{algo}/checkpoint.pt",
-                note="the MuJoCo baseline work will replace this row's budget when it lands"))
+                note="the run of docs/results.md's MuJoCo learning curves (seed 0)"))
     return rows
 
 
