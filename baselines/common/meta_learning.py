@@ -97,10 +97,11 @@ class GradientConfig:
     outer_lr: float = 1e-3
     #: weight of an entropy bonus on the *pre-update* policy (its mean entropy over the
     #: pre-update steps, added to the meta-objective). 0 = the papers' objectives. None (the
-    #: default) = :func:`default_pre_entropy_coef` of the env: 0.1 on Krazy World and mazes,
-    #: where without it the pre-update policy's entropy collapses (1.39 -> 0.08 nats for
-    #: ProMP in 300 iterations) and MAML/ProMP fall below the random agent on
-    #: KrazyWorld-Medium; 0 elsewhere. progress.csv logs ``pre_entropy``.
+    #: default) = :func:`default_pre_entropy_coef` of the env: on Krazy World and mazes the
+    #: class's ``KRAZY_WORLD_PRE_ENTROPY`` (MAML/E-MAML 0.1, ProMP 0.3), where without it the
+    #: pre-update policy's entropy collapses (1.39 -> 0.08 nats for ProMP in 300 iterations)
+    #: and MAML/ProMP fall below the random agent on KrazyWorld-Medium; 0 elsewhere.
+    #: progress.csv logs ``pre_entropy``.
     pre_entropy_coef: float | None = None
     #: also write TensorBoard scalars
     tensorboard: bool = False
@@ -117,6 +118,8 @@ class GradientConfig:
     #: values of settings added after checkpoints were written, for configs without them
     #: (``config_from_dict``): they keep their old behaviour
     LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"action_scale": 1.0, "pre_entropy_coef": 0.0}
+    #: the algorithm's ``pre_entropy_coef`` default on Krazy World and mazes
+    KRAZY_WORLD_PRE_ENTROPY: ClassVar[float] = 0.1
 
     def __post_init__(self) -> None:
         positive = ("iterations", "num_tasks", "episodes_per_task", "inner_steps", "plot_every")
@@ -133,7 +136,8 @@ class GradientConfig:
                 f"config vectorization must be auto/native/sync/async, got {self.vectorization!r}"
             )
         if self.pre_entropy_coef is None:
-            self.pre_entropy_coef = default_pre_entropy_coef(self.env_id)
+            self.pre_entropy_coef = default_pre_entropy_coef(self.env_id,
+                                                             self.KRAZY_WORLD_PRE_ENTROPY)
         if isinstance(self.pre_entropy_coef, bool) or not self.pre_entropy_coef >= 0:
             raise ValueError(f"config pre_entropy_coef must be >= 0, got {self.pre_entropy_coef!r}")
         if isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int) or (
@@ -421,24 +425,25 @@ def run_training(learner: GradientMetaLearner, out_dir: Path, resume: bool) -> N
         learner.close()
 
 
-#: the pre-update entropy bonus of the gradient baselines on Krazy World and mazes
+#: the pre-update entropy bonus of MAML and E-MAML on Krazy World and mazes (ProMP: 0.3)
 KRAZY_WORLD_ENTROPY_COEF = 0.1
 
 
-def default_pre_entropy_coef(env_id: str) -> float:
-    """The default ``pre_entropy_coef`` of an env: :data:`KRAZY_WORLD_ENTROPY_COEF` for the
-    Krazy World and maze families, 0 (the papers' objectives) for every other.
+def default_pre_entropy_coef(env_id: str, krazy_world: float = KRAZY_WORLD_ENTROPY_COEF) -> float:
+    """The default ``pre_entropy_coef`` of an env: ``krazy_world`` for the Krazy World and maze
+    families, 0 (the papers' objectives) for every other.
 
-    Measured (docs/results.md, "Exploration collapse" and "Krazy World study"): without the
-    bonus the pre-update policy's entropy collapses on these families in 300 iterations and
-    the explore episodes fall below the random agent's; with 0.1 E-MAML beats random on
-    KrazyWorld-Easy and MAML-TRPO no longer loses to it on KrazyWorld-Medium.
+    Measured (docs/results.md, "The pre-update entropy bonus as the Krazy World default"):
+    without the bonus the pre-update policy's entropy collapses on these families in 300
+    iterations and the explore episodes fall below the random agent's; with 0.1 E-MAML beats
+    random on KrazyWorld-Easy and MAML-TRPO no longer loses to it on KrazyWorld-Medium. ProMP
+    (5 PPO steps per batch) needs 0.3 to keep its Easy explore episodes at random's.
 
     >>> default_pre_entropy_coef("KrazyGym/KrazyWorld-Easy-v0"), default_pre_entropy_coef("KrazyGym/Navigation2D-v0")
     (0.1, 0.0)
     """
     family = env_id.split("/")[-1]
-    return KRAZY_WORLD_ENTROPY_COEF if family.startswith(("KrazyWorld", "Maze")) else 0.0
+    return krazy_world if family.startswith(("KrazyWorld", "Maze")) else 0.0
 
 
 def paper_settings(env_id: str) -> dict[str, Any]:
@@ -452,8 +457,8 @@ def paper_settings(env_id: str) -> dict[str, Any]:
       20 trajectories per task, two hidden layers of 100 ReLU units, inner lr 0.1.
     * Krazy World and mazes: 40 tasks × 3 episodes per batch (the harness's 3 explore
       episodes: the inner step trains on what ``adapt()`` sees at test time), (64, 64) tanh,
-      and (the family default, not a paper setting) the pre-update entropy bonus
-      :data:`KRAZY_WORLD_ENTROPY_COEF` (``--set pre_entropy_coef=0`` for the papers' objective).
+      and (the family default, not a paper setting) the pre-update entropy bonus: 0.1 for
+      MAML/E-MAML, 0.3 for ProMP (``--set pre_entropy_coef=0`` for the papers' objective).
     * everything else: the DESIGN defaults (40 × 20, (64, 64) tanh).
     """
     family = env_id.split("/")[-1].rsplit("-v", 1)[0]

@@ -298,3 +298,20 @@ def test_pre_entropy_bonus_keeps_the_pre_update_policy_exploring(tmp_path):
     assert plain[0]["pre_entropy"] == pytest.approx(bonus[0]["pre_entropy"], rel=1e-6)
     assert plain[-1]["pre_entropy"] < plain[0]["pre_entropy"] - 0.05
     assert bonus[-1]["pre_entropy"] > plain[-1]["pre_entropy"] + 0.05
+
+
+def test_pre_entropy_default_is_per_family_and_per_algorithm():
+    """None resolves to the Krazy World/maze bonus (ProMP 0.3, MAML/E-MAML 0.1), 0 elsewhere;
+    an explicit value, 0 included, is kept; the resolved number is what a checkpoint stores."""
+    import dataclasses
+
+    from baselines import emaml, maml, promp
+
+    kw, maze, nav = "KrazyGym/KrazyWorld-Medium-v0", "KrazyGym/Maze-v0", "KrazyGym/Navigation2D-v0"
+    assert [maml.Config(env_id=kw).pre_entropy_coef, emaml.Config.paper(maze).pre_entropy_coef,
+            promp.Config.paper(kw).pre_entropy_coef, promp.Config(env_id=nav).pre_entropy_coef,
+            maml.Config.paper("KrazyGym/HalfCheetahDir-v0").pre_entropy_coef] == [0.1, 0.1, 0.3, 0.0, 0.0]
+    assert maml.Config(env_id=kw, pre_entropy_coef=0.0).pre_entropy_coef == 0.0
+    assert dataclasses.asdict(promp.Config(env_id=kw))["pre_entropy_coef"] == 0.3
+    with pytest.raises(ValueError, match="pre_entropy_coef must be >= 0"):
+        maml.Config(env_id=kw, pre_entropy_coef=-0.1)
