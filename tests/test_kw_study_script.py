@@ -1,0 +1,53 @@
+"""benchmarks/kw_study.py: the study's cells are the reference rows' commands with another
+seed, and a paper claim is decided only with enough runs and disjoint intervals."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "kw_study.py"
+
+
+@pytest.fixture(scope="module")
+def study():
+    spec = importlib.util.spec_from_file_location("kw_study", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["kw_study"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_cell_is_its_reference_row_with_another_seed(study, tmp_path):
+    import reference_suite as rs
+
+    for preset, algo in (("Easy", "promp"), ("Hard", "erl2")):
+        out = tmp_path / "run"
+        argv = study.train_argv(preset, algo, 3, out)
+        row = next(r for r in rs.definitions() if r["name"] == f"KrazyWorld-{preset}-v1/{algo}")
+        expected = [rs.ref.expand(a, reference=rs.REFERENCE_DIR, run=out, out="")
+                    for a in row["train"]["argv"]][1:]
+        expected[expected.index("--seed") + 1] = "3"
+        assert argv[1:] == expected and argv[0] == sys.executable
+
+
+def test_cells_are_seed_major_with_the_issue_seed_counts(study):
+    cells = study.cells(["Easy", "Medium"], ["rl2"], None)
+    assert [c[2] for c in cells] == [0, 0, 1, 1, 2, 2, 3, 4]
+    assert [c[0] for c in cells[-2:]] == ["Easy", "Easy"]
+
+
+def test_claims_need_three_runs_and_disjoint_intervals(study):
+    def cell(runs, point, low, high):
+        return {"runs": runs, "score": (point, low, high)}
+
+    assert "undecided (2 vs 3 runs" in study._verdict(cell(2, 0.9, 0.8, 1.0), cell(3, 0.5, 0.4, 0.6), "x")
+    assert ": reproduced" in study._verdict(cell(3, 0.9, 0.8, 1.0), cell(3, 0.5, 0.4, 0.6), "x")
+    assert "the reverse holds" in study._verdict(cell(3, 0.5, 0.4, 0.6), cell(3, 0.9, 0.8, 1.0), "x")
+    assert "intervals overlap" in study._verdict(cell(5, 0.7, 0.5, 0.9), cell(5, 0.6, 0.4, 0.8), "x")
+    point, low, high = study._ci(np.ones((1, 4)))
+    assert point == 1.0 and np.isnan(low) and np.isnan(high)  # one run: no CI over runs
