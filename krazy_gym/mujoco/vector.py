@@ -6,14 +6,26 @@
     >>> obs, info = envs.reset(seed=0, options={"task": [t for t in tasks for _ in range(20)]})
     >>> obs, rewards, terminated, truncated, info = envs.step(envs.action_space.sample())
 
-One ``MjData`` per env (for the body-parameter families one ``MjModel`` per distinct task,
-otherwise one shared model). A step writes each env's action into its ``data.ctrl`` and
-calls ``mujoco.mj_step(model, data, nstep=frame_skip)``; the envs are split into
-``num_threads`` contiguous chunks stepped by a small thread pool (``mj_step`` releases the
-GIL, so the chunks' physics runs in parallel). Each chunk then copies the state it needs
-(``qpos``, ``qvel`` and, per robot, contact forces, body positions ...) into ``(N, ...)``
-arrays, from which the observations, rewards, terminations and infos of all envs are computed
-with whole-batch numpy operations. ``num_threads`` defaults to the usable cores
+The physics, two engines with the same trajectories:
+
+* **``mujoco.batch.Batch``** (MuJoCo >= 4.0), for the robots whose observations and rewards
+  need only ``qpos`` and ``qvel`` (HalfCheetah, Walker2d, Hopper and the body-parameter
+  families): every env is one ``mjSTATE_INTEGRATION`` row of the batch (warm start
+  included), and one call, ``Batch.step(nstep=frame_skip)``, runs all envs on ``num_threads``
+  threads in C++ without the GIL, loading each row into a per-thread ``MjData`` (so the
+  working set stays in cache); MuJoCo documents its results as bit-identical to a loop over
+  one ``MjData`` per simulation. The body-parameter families pass one ``MjModel`` per env
+  (``Batch.set_models``).
+* **a loop over one ``MjData`` per env** (Ant and Humanoid, which read contact forces computed
+  by ``mj_rnePostConstraint`` after the step, and every robot under MuJoCo < 4.0): a step
+  writes each env's action into its ``data.ctrl`` and calls
+  ``mujoco.mj_step(model, data, nstep=frame_skip)``; the envs are split into ``num_threads``
+  contiguous chunks stepped by a small thread pool (``mj_step`` releases the GIL, so the
+  chunks' physics runs in parallel), and each chunk copies the state it needs (``qpos``,
+  ``qvel``, contact forces, body positions ...) into ``(N, ...)`` arrays.
+
+From those ``(N, ...)`` arrays the observations, rewards, terminations and infos of all envs
+are computed with whole-batch numpy operations. ``num_threads`` defaults to the usable cores
 (``os.sched_getaffinity``), capped at ``num_envs``.
 
 The trajectories are exactly those of ``num_envs`` single envs made with ``gym.make`` (same
@@ -70,6 +82,11 @@ from krazy_gym.mujoco.walker2d import Walker2dDirEnv, Walker2dVelEnv
 from krazy_gym.tasks import Task
 from krazy_gym.vector_tasks import PerEnvTasksMixin, same_step_info
 
+try:  # MuJoCo >= 4.0: many simulations of one model stepped in C++ on a thread pool
+    from mujoco.batch import Batch as _Batch
+except ImportError:  # pragma: no cover - older MuJoCo: the per-env MjData loop
+    _Batch = None
+
 
 def usable_cores() -> int:
     """The number of cores this process may run on (``os.sched_getaffinity`` where it exists)."""
@@ -104,6 +121,9 @@ class MujocoVectorEnv(PerEnvTasksMixin, VectorEnv):
     _qvel_noise = "uniform"
     #: run ``mj_rnePostConstraint`` after the step (contact forces ``cfrc_ext`` are used)
     _post_constraint = False
+    #: step with ``mujoco.batch.Batch`` where the robot allows it (see the module docstring);
+    #: False forces the per-env ``MjData`` loop (the tests compare both)
+    use_batch = True
 
     def __init__(
         self,
@@ -142,16 +162,22 @@ class MujocoVectorEnv(PerEnvTasksMixin, VectorEnv):
         self._noise_scale = template._reset_noise_scale
         self._nq, self._nv, self._nu = int(model.nq), int(model.nv), int(model.nu)
         self._fields_all = self._all_fields()
-        scratch = mujoco.MjData(model)
-        self._arrays: dict[str, np.ndarray] = {
-            name: np.zeros((n, *get(scratch).shape)) for name, get in self._fields_all.items()
-        }
         self._act = np.zeros((n, self._nu))
         self._models = [model] * n
-        self._datas = [mujoco.MjData(model) for _ in range(n)]
-        self._bound: list[tuple] = [()] * n
-        for i in range(n):
-            self._bind(i)
+        self._models_changed = False
+        self._batch = None
+        if self.use_batch and _Batch is not None and not self._post_constraint and not self._fields():
+            self._batch = _Batch(model, n, nthread=self.num_threads)
+            self._bind_batch()
+        else:
+            scratch = mujoco.MjData(model)
+            self._arrays = {
+                name: np.zeros((n, *get(scratch).shape)) for name, get in self._fields_all.items()
+            }
+            self._datas = [mujoco.MjData(model) for _ in range(n)]
+            self._bound = [()] * n
+            for i in range(n):
+                self._bind(i)
         self._init_tasks(n)
         self._init_family(template)
         self._t = np.zeros(n, dtype=np.int64)
@@ -185,7 +211,59 @@ class MujocoVectorEnv(PerEnvTasksMixin, VectorEnv):
         """The reset info of every row (``_get_reset_info`` of the robot)."""
         return {"x_position": self._arrays["qpos"][:, 0].copy()}
 
-    # -- per-env MjData ------------------------------------------------------------------------
+    @property
+    def engine(self) -> str:
+        """``"batch"`` (``mujoco.batch.Batch``) or ``"loop"`` (one ``MjData`` per env)."""
+        return "loop" if self._batch is None else "batch"
+
+    # -- mujoco.batch engine -------------------------------------------------------------------
+    def _bind_batch(self) -> None:
+        """``qpos``/``qvel``: live ``(N, ...)`` views of the batch's state rows; ``ctrl`` too."""
+        batch = self._batch
+        self._arrays = {"qpos": batch.bind("qpos"), "qvel": batch.bind("qvel")}
+        self._ctrl_rows = batch.bind("ctrl")
+
+    def _sync_models(self) -> None:
+        """Hand the envs' models (changed by a task) to the batch before its next call."""
+        if self._models_changed:
+            self._batch.set_models(self._models)
+            self._models_changed = False
+
+    def _physics_step(self) -> None:
+        if self._batch is None:
+            self._parallel(self._step_rows)
+            return
+        self._sync_models()
+        np.copyto(self._ctrl_rows, self._act)
+        self._batch.step(nstep=self._frame_skip)
+
+    def _physics_reset(self, rows: np.ndarray) -> None:
+        if self._batch is None:
+            self._parallel(self._reset_rows, rows)
+            return
+        if len(rows) == 0:
+            return
+        self._sync_models()
+        ids = np.unique(np.asarray(rows, dtype=np.int64))
+        batch = self._batch
+        batch.reset(ids, stage=mujoco.mjtStage.mjSTAGE_NONE)  # mj_resetData per row
+        qpos, qvel = self._arrays["qpos"], self._arrays["qvel"]
+        for i in ids:
+            qpos[i], qvel[i] = self._start_state(int(i))
+        batch.forward(ids)
+
+    def _start_state(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Env ``i``'s start ``qpos``, ``qvel``: ``reset_model``'s draws from its generator."""
+        low, high = -self._noise_scale, self._noise_scale
+        rng = self._rngs[i]
+        qpos = self._init_qpos + rng.uniform(low=low, high=high, size=self._nq)
+        if self._qvel_noise == "normal":
+            qvel = self._init_qvel + self._noise_scale * rng.standard_normal(self._nv)
+        else:
+            qvel = self._init_qvel + rng.uniform(low=low, high=high, size=self._nv)
+        return qpos, qvel
+
+    # -- per-env MjData engine -----------------------------------------------------------------
     def _bind(self, i: int) -> None:
         """Cache env ``i``'s views: its ``MjData``'s ctrl and copied arrays, its batch rows."""
         data = self._datas[i]
@@ -208,18 +286,11 @@ class MujocoVectorEnv(PerEnvTasksMixin, VectorEnv):
     def _reset_rows(self, rows: list[int]) -> None:
         """Start states of the envs ``rows``: gymnasium's ``reset`` + ``reset_model``, with each
         env's generator drawing what the single env's ``np_random`` draws, in its order."""
-        low, high = -self._noise_scale, self._noise_scale
-        nq, nv, normal = self._nq, self._nv, self._qvel_noise == "normal"
-        init_qpos, init_qvel, copyto = self._init_qpos, self._init_qvel, np.copyto
+        copyto = np.copyto
         for i in rows:
             model, data, _, _, copies = self._bound[i]
-            rng = self._rngs[i]
             mujoco.mj_resetData(model, data)
-            qpos = init_qpos + rng.uniform(low=low, high=high, size=nq)
-            if normal:
-                qvel = init_qvel + self._noise_scale * rng.standard_normal(nv)
-            else:
-                qvel = init_qvel + rng.uniform(low=low, high=high, size=nv)
+            qpos, qvel = self._start_state(i)
             data.qpos[:] = qpos
             data.qvel[:] = qvel
             mujoco.mj_forward(model, data)
@@ -282,7 +353,7 @@ class MujocoVectorEnv(PerEnvTasksMixin, VectorEnv):
         self._check_open()
         idx = self._begin_reset(seed, options)
         self._t[idx] = 0
-        self._parallel(self._reset_rows, idx)
+        self._physics_reset(idx)
         self._has_reset = True
         mask = np.zeros(self.num_envs, dtype=np.bool_)
         mask[idx] = True
@@ -302,7 +373,7 @@ class MujocoVectorEnv(PerEnvTasksMixin, VectorEnv):
         self._check_actions(actions)
         before = self._before()
         ctrl_sq = squared_norm(self._act)
-        self._parallel(self._step_rows)
+        self._physics_step()
         rewards, terminated, step_info = self._step_terms(before, ctrl_sq)
         self._t += 1
         if self.max_episode_steps is None:
@@ -316,7 +387,7 @@ class MujocoVectorEnv(PerEnvTasksMixin, VectorEnv):
         idx = np.flatnonzero(done)
         self._take_pending_at_autoreset(idx)  # tasks set with set_attr take effect here
         self._t[idx] = 0
-        self._parallel(self._reset_rows, idx)
+        self._physics_reset(idx)
         info = same_step_info(step_info, done, self._reset_info())
         info["final_obs"] = obs
         info["_final_obs"] = done
@@ -327,7 +398,8 @@ class MujocoVectorEnv(PerEnvTasksMixin, VectorEnv):
             raise RuntimeError(f"{type(self).__name__} is closed")
 
     def close_extras(self, **kwargs: Any) -> None:
-        """Stop the thread pool and close the template env."""
+        """Stop the thread pools and close the template env."""
+        self._batch = None
         pool = getattr(self, "_pool", None)
         if pool is not None:
             pool.shutdown(wait=True)
@@ -338,20 +410,33 @@ class MujocoVectorEnv(PerEnvTasksMixin, VectorEnv):
 
     # -- pickling ------------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        """Everything but the thread pool and the cached views (rebuilt on unpickling); each
-        ``MjData`` pickles its whole state, so the clone continues exactly like the original."""
+        """Everything but the thread pools and the cached views (rebuilt on unpickling). Each
+        ``MjData`` pickles its whole state, and a batch's state rows are its whole integration
+        state, so the clone continues exactly like the original."""
         state = self.__dict__.copy()
         state["_pool"] = None
-        state["_bound"] = None
         state["_fields_all"] = None
+        if self._batch is None:
+            state["_bound"] = None
+        else:
+            state["_batch"] = self._batch.state.copy()
+            for key in ("_arrays", "_ctrl_rows"):
+                state.pop(key, None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._fields_all = self._all_fields()
-        self._bound = [()] * self.num_envs
-        for i in range(self.num_envs):
-            self._bind(i)
+        if self._batch is None:
+            self._bound = [()] * self.num_envs
+            for i in range(self.num_envs):
+                self._bind(i)
+            return
+        rows = self._batch
+        self._batch = _Batch(self._model, self.num_envs, nthread=self.num_threads)
+        self._batch.state[...] = rows
+        self._bind_batch()
+        self._models_changed = any(m is not self._model for m in self._models)
 
 
 # -- HalfCheetah -----------------------------------------------------------------------------
@@ -524,7 +609,8 @@ class _BodyParamsVectorEnv(_PlanarWalkerVectorEnv):
     """One ``MjModel`` per distinct task, built once (a copy of the original model with the
     task applied by :func:`~krazy_gym.mujoco.params.apply_body_params`, as the single env
     applies it) and shared by the envs with that task; an env whose model changes gets a new
-    ``MjData`` (reset before its next step). A model no env uses any more is dropped."""
+    ``MjData`` (the batch engine: its row runs on the new model), reset before its next step. A
+    model no env uses any more is dropped."""
 
     def _init_family(self, template: gym.Env) -> None:
         super()._init_family(template)
@@ -549,8 +635,11 @@ class _BodyParamsVectorEnv(_PlanarWalkerVectorEnv):
                 del self._cache[old]
         self._model_task[i] = task
         self._models[i] = entry[0]
-        self._datas[i] = mujoco.MjData(entry[0])
-        self._bind(i)
+        if self._batch is None:
+            self._datas[i] = mujoco.MjData(entry[0])
+            self._bind(i)
+        else:
+            self._models_changed = True
 
     def _task_term(self, x_velocity: np.ndarray) -> np.ndarray:
         return x_velocity

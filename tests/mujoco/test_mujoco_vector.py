@@ -13,6 +13,7 @@ depend on the CPU.
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
 
 import gymnasium as gym
@@ -29,6 +30,14 @@ from krazy_gym.registration import MUJOCO_IDS  # noqa: E402
 
 N = 4
 IDS = [pytest.param(i, id=i.split("/")[1]) for i in MUJOCO_IDS]
+#: the robots that need only qpos/qvel: mujoco.batch.Batch steps them where MuJoCo has it
+BATCH_ROBOTS = ("HalfCheetah", "Walker2d", "Hopper")
+HAS_BATCH = importlib.util.find_spec("mujoco.batch") is not None
+#: every id on its default engine, and the batch robots once more on the per-env MjData loop
+ENGINE_IDS = [pytest.param(i, "default", id=i.split("/")[1]) for i in MUJOCO_IDS] + [
+    pytest.param(i, "loop", id=f"{i.split('/')[1]}-loop")
+    for i in MUJOCO_IDS if i.split("/")[1].startswith(BATCH_ROBOTS)
+]
 
 
 def make_pair(env_id: str, n: int = N, **kwargs):
@@ -70,11 +79,16 @@ def random_actions(envs, rng: np.random.Generator, scale: float = 1.5) -> np.nda
     return rng.uniform(-scale, scale, size=shape).astype(np.float32)
 
 
-@pytest.mark.parametrize("env_id", IDS)
-def test_trajectories_equal_sync_vector_env_step_for_step(env_id):
+@pytest.mark.parametrize(("env_id", "engine"), ENGINE_IDS)
+def test_trajectories_equal_sync_vector_env_step_for_step(env_id, engine, monkeypatch):
     horizon, steps = 25, 70
+    if engine == "loop":
+        monkeypatch.setattr(MujocoVectorEnv, "use_batch", False)
     native, sync = make_pair(env_id, max_episode_steps=horizon, num_threads=2)
     assert isinstance(native.unwrapped, MujocoVectorEnv) and native.unwrapped.num_threads == 2
+    batch_robot = env_id.split("/")[1].startswith(BATCH_ROBOTS)
+    expected = "batch" if engine == "default" and batch_robot and HAS_BATCH else "loop"
+    assert native.unwrapped.engine == expected
     family = native.unwrapped
     first = family.sample_tasks(N, split="train", seed=1)
     second = family.sample_tasks(N, split="test")
@@ -159,10 +173,11 @@ def test_one_model_per_distinct_parameter_task():
     assert len(unwrapped._cache) == 1 and all(m is unwrapped._models[0] for m in unwrapped._models)
 
 
-def test_one_and_two_threads_give_the_same_batch():
+@pytest.mark.parametrize("env_id", ["KrazyGym/AntGoal-v0", "KrazyGym/HalfCheetahVel-v0"])
+def test_one_and_two_threads_give_the_same_batch(env_id):
     outs = []
     for threads in (1, 2):
-        envs = gym.make_vec("KrazyGym/AntGoal-v0", num_envs=5, num_threads=threads,
+        envs = gym.make_vec(env_id, num_envs=5, num_threads=threads,
                             max_episode_steps=8)
         rng = np.random.default_rng(0)
         out = [envs.reset(seed=0)[0]]
@@ -173,8 +188,9 @@ def test_one_and_two_threads_give_the_same_batch():
     np.testing.assert_array_equal(outs[0], outs[1])
 
 
-def test_pickled_env_continues_exactly_like_the_original():
-    envs = gym.make_vec("KrazyGym/HumanoidDir2D-v0", num_envs=3, num_threads=2)
+@pytest.mark.parametrize("env_id", ["KrazyGym/HumanoidDir2D-v0", "KrazyGym/HopperParams-v0"])
+def test_pickled_env_continues_exactly_like_the_original(env_id):
+    envs = gym.make_vec(env_id, num_envs=3, num_threads=2)
     rng = np.random.default_rng(0)
     envs.reset(seed=0)
     for _ in range(5):
