@@ -125,6 +125,36 @@ def train_cell(root: Path, preset: str, algo: str, seed: int) -> None:
                      out=path / "eval.json", progress=None)
 
 
+def random_results(root: Path, preset: str) -> dict[str, Any]:
+    """The random agent on the preset with the study's harness seeds (``<preset>/random-eval.json``,
+    evaluated once: the reference point for the explore episodes)."""
+    path = root / preset / "random-eval.json"
+    if not path.is_file():
+        from krazy_gym.evaluation import evaluate
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        evaluate("random", benchmark_name(preset), seeds=EVAL_SEEDS, out=path, progress=None)
+    return json.loads(path.read_text())
+
+
+def _explore_per_task(results: dict[str, Any]) -> np.ndarray:
+    """Per test task, the mean return of the explore episodes over the harness seeds."""
+    returns = np.asarray(results["returns"], dtype=float)  # (seeds, tasks, episodes)
+    return returns[:, :, : results["explore_episodes"]].mean(axis=(0, 2))
+
+
+def explore_vs_random(runs: list[dict[str, Any]], random: dict[str, Any],
+                      resamples: int = 2000) -> tuple[float, float, float]:
+    """Explore-episode return minus the random agent's, paired by test task (mean over runs
+    first), with a 95% percentile-bootstrap interval over the tasks (fixed generator)."""
+    agent = np.mean([_explore_per_task(r["results"]) for r in runs], axis=0)
+    diff = agent - _explore_per_task(random)
+    rng = np.random.default_rng(0)
+    boot = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return float(diff.mean()), float(low), float(high)
+
+
 # -- report -------------------------------------------------------------------------------------
 def _read_curve(path: Path, algo: str) -> tuple[np.ndarray, np.ndarray]:
     """(env steps, training return) of a run: post-update return (gradient methods) or the
@@ -212,6 +242,21 @@ def report(root: Path, plot: Path | None) -> str:
                 f"{explore_mean('tile_types_visited_fraction'):.3f} | "
                 f"{explore_mean('deaths'):.2f} / {explore_mean('goals'):.2f} | "
                 f"{np.mean(steps) / 1e6:.2f}M |")
+    lines += ["", "Explore episodes against the random agent's (same test tasks, paired by task; 95% "
+              "bootstrap CI over tasks; below/above only when the whole interval is):"]
+    for preset in PRESETS:
+        present = [a for a in ALGOS if data.get((preset, a))]
+        if not present or preset == "Maze":
+            continue
+        random = random_results(root, preset)
+        base = float(_explore_per_task(random).mean())
+        for algo in present:
+            d = explore_vs_random(data[(preset, algo)], random)
+            tag = ("below random" if d[2] < 0 else "above random" if d[1] > 0
+                   else "indistinguishable from random (the interval contains 0)")
+            lines.append(f"- {benchmark_name(preset)} {LABELS[algo]} ({len(data[(preset, algo)])} "
+                         f"runs): {base + d[0]:.3f} vs random {base:.3f}: {d[0]:+.3f} "
+                         f"[{d[1]:+.3f}, {d[2]:+.3f}]: {tag}")
     lines += ["", "Paper claims (decided only with >= 3 runs per side and disjoint 95% CIs):"]
     lines += claims(summary, data)
     if plot is not None:

@@ -51,3 +51,20 @@ def test_claims_need_three_runs_and_disjoint_intervals(study):
     assert "intervals overlap" in study._verdict(cell(5, 0.7, 0.5, 0.9), cell(5, 0.6, 0.4, 0.8), "x")
     point, low, high = study._ci(np.ones((1, 4)))
     assert point == 1.0 and np.isnan(low) and np.isnan(high)  # one run: no CI over runs
+
+
+def test_explore_episodes_are_compared_with_random_paired_by_task(study):
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 1, size=(10, 64, 5))  # (harness seeds, tasks, episodes)
+    random = {"returns": base.tolist(), "explore_episodes": 3}
+    shifted = base.copy()
+    shifted[:, :, :3] += 0.1  # explore episodes exactly 0.1 better on every task
+    shifted[:, :, 3:] -= 5.0  # exploit episodes do not count
+    runs = [{"results": {"returns": shifted.tolist(), "explore_episodes": 3}}]
+    mean, low, high = study.explore_vs_random(runs, random)
+    assert mean == pytest.approx(0.1) and low == pytest.approx(0.1) and high == pytest.approx(0.1)
+    # two runs are averaged per task before pairing: +0.1 and -0.3 give -0.1
+    worse = base.copy()
+    worse[:, :, :3] -= 0.3
+    runs.append({"results": {"returns": worse.tolist(), "explore_episodes": 3}})
+    assert study.explore_vs_random(runs, random)[0] == pytest.approx(-0.1)
