@@ -13,7 +13,9 @@ Usage::
     python benchmarks/kw_study.py --list                       # cells and their state
 
 Layout: ``runs/kw-study/<preset>/<algo>-s<seed>/`` (a ``python -m baselines.train`` run) with
-``eval.json`` (harness results, 10 seeds) once evaluated. ``--report`` aggregates over training
+``eval.json`` (harness results, 10 seeds) once evaluated. ``--keep DIR`` copies the finished
+cells' ``eval.json`` and ``progress.csv`` gzipped, with the command, into ``DIR`` (the repo's
+``reference/kw-study/``), which ``--report --root DIR`` reads. ``--report`` aggregates over training
 seeds the rliable way: per run, the per-task score (mean exploit return over the 10 harness
 seeds); the runs × tasks matrix gives the mean with a 95% stratified-bootstrap CI over runs,
 for the score and for the oracle fraction. With one run a CI over training seeds does not
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import subprocess
@@ -125,16 +128,29 @@ def train_cell(root: Path, preset: str, algo: str, seed: int) -> None:
                      out=path / "eval.json", progress=None)
 
 
+def read_text(path: Path) -> str | None:
+    """The text of ``path``, or of ``path.gz`` (the study's files as kept in the repo,
+    ``reference/kw-study/``), or None when neither exists."""
+    if path.is_file():
+        return path.read_text()
+    gz = path.with_name(path.name + ".gz")
+    if gz.is_file():
+        import gzip
+
+        return gzip.decompress(gz.read_bytes()).decode()
+    return None
+
+
 def random_results(root: Path, preset: str) -> dict[str, Any]:
     """The random agent on the preset with the study's harness seeds (``<preset>/random-eval.json``,
     evaluated once: the reference point for the explore episodes)."""
     path = root / preset / "random-eval.json"
-    if not path.is_file():
+    if read_text(path) is None:
         from krazy_gym.evaluation import evaluate
 
         path.parent.mkdir(parents=True, exist_ok=True)
         evaluate("random", benchmark_name(preset), seeds=EVAL_SEEDS, out=path, progress=None)
-    return json.loads(path.read_text())
+    return json.loads(read_text(path))
 
 
 def _explore_per_task(results: dict[str, Any]) -> np.ndarray:
@@ -155,12 +171,42 @@ def explore_vs_random(runs: list[dict[str, Any]], random: dict[str, Any],
     return float(diff.mean()), float(low), float(high)
 
 
+def keep(root: Path, dest: Path) -> int:
+    """Copy every evaluated cell of ``root`` (``eval.json``, ``progress.csv``, its command) and
+    the random agent's results into ``dest`` gzipped (byte-reproducible: no timestamp), each
+    written atomically; returns the number of cells. ``--report --root dest`` reads them."""
+    import gzip
+
+    from krazy_gym.atomic_io import write_bytes_atomic, write_text_atomic
+
+    def put(src: Path, out: Path) -> None:
+        write_bytes_atomic(out.with_name(out.name + ".gz"), gzip.compress(src.read_bytes(), mtime=0))
+
+    n = 0
+    for preset in PRESETS:
+        if (root / preset / "random-eval.json").is_file():
+            put(root / preset / "random-eval.json", dest / preset / "random-eval.json")
+        for algo in ALGOS:
+            for seed in range(SEEDS[preset]):
+                path = run_dir(root, preset, algo, seed)
+                if not (path / "eval.json").is_file():
+                    continue
+                out = run_dir(dest, preset, algo, seed)
+                put(path / "eval.json", out / "eval.json")
+                put(path / "progress.csv", out / "progress.csv")
+                command = path.parent / f"{path.name}.command.txt"
+                text = command.read_text() if command.is_file() else (
+                    "the shipped reference checkpoint (reference/checkpoints/): see reference/MANIFEST.md\n")
+                write_text_atomic(out / "command.txt", text)
+                n += 1
+    return n
+
+
 # -- report -------------------------------------------------------------------------------------
 def _read_curve(path: Path, algo: str) -> tuple[np.ndarray, np.ndarray]:
     """(env steps, training return) of a run: post-update return (gradient methods) or the
     mean return of the trial's scored episodes (RL²: ``exploit_return``)."""
-    with open(path / "progress.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = list(csv.DictReader(io.StringIO(read_text(path / "progress.csv"))))
     key = "exploit_return" if algo in ("rl2", "erl2") else "post_return"
     return (np.array([float(r["env_steps"]) for r in rows]),
             np.array([float(r[key]) for r in rows]))
@@ -170,8 +216,7 @@ def _pre_post_gap(path: Path, algo: str, window: int = 20) -> float | None:
     """Training post − pre over the last ``window`` iterations (gradient methods only)."""
     if algo in ("rl2", "erl2"):
         return None
-    with open(path / "progress.csv", newline="") as f:
-        rows = list(csv.DictReader(f))[-window:]
+    rows = list(csv.DictReader(io.StringIO(read_text(path / "progress.csv"))))[-window:]
     return float(np.mean([float(r["post_return"]) - float(r["pre_return"]) for r in rows]))
 
 
@@ -181,8 +226,9 @@ def collect(root: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
         for algo in ALGOS:
             for seed in range(SEEDS[preset]):
                 path = run_dir(root, preset, algo, seed)
-                if (path / "eval.json").is_file():
-                    res = json.loads((path / "eval.json").read_text())
+                text = read_text(path / "eval.json")
+                if text is not None:
+                    res = json.loads(text)
                     out.setdefault((preset, algo), []).append(
                         {"seed": seed, "path": path, "results": res})
     return out
@@ -344,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     what.add_argument("--train", action="store_true", help="train and evaluate missing cells")
     what.add_argument("--report", action="store_true", help="print the study's table and claims")
     what.add_argument("--list", action="store_true", help="cells and their state")
+    what.add_argument("--keep", type=Path, metavar="DIR",
+                      help="copy the evaluated cells of --root into DIR, gzipped (reference/kw-study)")
     ap.add_argument("--preset", nargs="+", choices=PRESETS, default=list(PRESETS[:3]))
     ap.add_argument("--algo", nargs="+", choices=ALGOS, default=list(ALGOS))
     ap.add_argument("--seeds", nargs="+", type=int, default=None, help="only these seeds")
@@ -353,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if args.report:
         print(report(args.root, args.plot))
+        return 0
+    if args.keep is not None:
+        print(f"kept {keep(args.root, args.keep)} cells in {args.keep}")
         return 0
     todo = cells(args.preset, args.algo, args.seeds)
     if args.list:

@@ -68,3 +68,25 @@ def test_explore_episodes_are_compared_with_random_paired_by_task(study):
     worse[:, :, :3] -= 0.3
     runs.append({"results": {"returns": worse.tolist(), "explore_episodes": 3}})
     assert study.explore_vs_random(runs, random)[0] == pytest.approx(-0.1)
+
+
+def test_kept_cells_are_gzipped_copies_the_report_reads(study, tmp_path):
+    import gzip
+
+    root, dest = tmp_path / "runs", tmp_path / "kept"
+    cell = study.run_dir(root, "Easy", "rl2", 1)
+    cell.mkdir(parents=True)
+    (cell / "eval.json").write_text('{"returns": [[[1.0]]], "explore_episodes": 0}')
+    (cell / "progress.csv").write_text("env_steps,exploit_return\n10,0.5\n")
+    (cell.parent / f"{cell.name}.command.txt").write_text("python -m baselines.train ...\n")
+    study.run_dir(root, "Easy", "promp", 0).mkdir(parents=True)  # not evaluated: not kept
+    assert study.keep(root, dest) == 1
+    out = study.run_dir(dest, "Easy", "rl2", 1)
+    assert gzip.decompress((out / "eval.json.gz").read_bytes()) == (cell / "eval.json").read_bytes()
+    assert study.read_text(out / "progress.csv") == (cell / "progress.csv").read_text()
+    assert (out / "command.txt").read_text() == "python -m baselines.train ...\n"
+    assert study.keep(root, dest) == 1 and (out / "eval.json.gz").read_bytes() == gzip.compress(
+        (cell / "eval.json").read_bytes(), mtime=0)  # byte-reproducible
+    data = study.collect(dest)
+    assert list(data) == [("Easy", "rl2")] and data[("Easy", "rl2")][0]["seed"] == 1
+    assert study.read_text(dest / "missing.json") is None
