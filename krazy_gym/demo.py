@@ -185,6 +185,22 @@ def _plot_adaptation(all_results: list, labels: list[str], bench, path: Path) ->
     print(f"wrote {path}")
 
 
+#: reference rows whose evaluation the manifest estimates at most this long are verified by the demo
+CHEAP_VERIFY_SECONDS = 10.0
+
+
+def _rows_to_verify(reruns: dict[str, dict]) -> set[str]:
+    """The reference rows the demo verifies: those step 4 re-ran (free: their results are
+    compared, nothing runs again) and those whose evaluation the manifest estimates at
+    <= 10 s (random, oracle and Bandit rows). Re-running every baseline checkpoint of every
+    benchmark takes minutes; ``python -m leaderboard seed-reference`` does it."""
+    from leaderboard.reference import load_manifest
+
+    cheap = {r.name for r in load_manifest().rows
+             if float((r.evaluate or {}).get("estimate_seconds", float("inf"))) <= CHEAP_VERIFY_SECONDS}
+    return set(reruns) | cheap
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m krazy_gym.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -228,15 +244,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n== 4. harness: {args.benchmark}, {args.seeds} seeds ==")
     from functools import partial
 
-    agents = [("random", RANDOM_AGENT, False)]
+    # (label, factory, own run?, the reference row this evaluation re-runs or None)
+    agents = [("random", RANDOM_AGENT, False, f"{bench.full_name}/random")]
     if shipped:
         from baselines.agents import make
 
-        agents += [(f"{a} (reference)", partial(make, p), False) for a, p in shipped.items()]
-    agents += [(label, factory, True) for label, factory in _trained_agents(args.runs, bench.env_id)]
-    print("agents: " + ", ".join(label for label, _, _ in agents))
+        agents += [(f"{a} (reference)", partial(make, p), False, f"{bench.full_name}/{a}")
+                   for a, p in shipped.items()]
+    agents += [(label, factory, True, None)
+               for label, factory in _trained_agents(args.runs, bench.env_id)]
+    print("agents: " + ", ".join(label for label, *_ in agents))
     own_paths, all_results, labels = [], [], []
-    for i, (label, factory, own) in enumerate(agents):
+    reruns: dict[str, dict] = {}  # reference row -> this demo's re-run of it (step 5 checks it)
+    for i, (label, factory, own, row) in enumerate(agents):
         path = out / f"results_{i}.json"
         try:
             results = evaluate(factory, bench, seeds=args.seeds, out=path, progress=None)
@@ -245,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if own:
             own_paths.append(path)
+        if row is not None:
+            reruns[row] = results
         all_results.append(results)
         labels.append(label)
     print(summary_table(all_results))
@@ -256,8 +278,12 @@ def main(argv: list[str] | None = None) -> int:
     db = out / "leaderboard.db"
     db.unlink(missing_ok=True)  # the demo's own database starts empty each run
     try:
-        report = api.seed_reference(db=db, create=True)
+        report = api.seed_reference(db=db, create=True, only_verify=_rows_to_verify(reruns),
+                                    reruns=reruns)
         print(report.summary().splitlines()[0])
+        print(f"verified here: the {bench.name} rows (against step 4's re-runs of their shipped "
+              f"checkpoints) and the quick ones (random, oracle, Bandit); the others are stored unverified "
+              f"(verify them, a few CPU-minutes: python -m leaderboard seed-reference --db {db})")
     except Exception as exc:  # no reference/ (an installed package, not a checkout)
         print(f"reference rows not loaded: {exc}", file=sys.stderr)
     for path in own_paths:

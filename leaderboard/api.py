@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -97,12 +98,18 @@ VERIFY_COMPARE = ("scores", "returns")
 
 
 def verify_scores(
-    sub: store.NewSubmission, factory_spec: str, compare: str = "scores"
+    sub: store.NewSubmission,
+    factory_spec: str,
+    compare: str = "scores",
+    rerun: Mapping[str, Any] | None = None,
 ) -> tuple[bool, str]:
     """Re-run ``factory_spec`` through the harness on the submission's benchmark and seeds.
 
     The seeds are the submission's (the prescribed ``0..K-1``); the run uses the submitted
-    file's batch size (``run.batch_size``) when it records one.
+    file's batch size (``run.batch_size``) when it records one. ``rerun``: harness results of
+    such a re-run made already in this process (the demo's own evaluation of a shipped
+    checkpoint), compared instead of running again; it must be of the submission's benchmark,
+    seeds and batch size, or the check fails.
 
     Returns ``(matches, report)``: whether the re-run agent has the submitted name and the
     re-run equals the submission within :data:`VERIFY_RTOL`/:data:`VERIFY_ATOL` — every seed ×
@@ -117,10 +124,20 @@ def verify_scores(
     if compare not in VERIFY_COMPARE:
         raise ValueError(f"compare must be one of {VERIFY_COMPARE}, got {compare!r}")
     bench = get_benchmark(sub.benchmark_name)
-    # the batch size shapes an agent's random stream, so re-run with the submitted one
-    rerun = evaluate(
-        factory_spec, bench, seeds=list(sub.seeds), batch_size=sub.batch_size, progress=False
-    )
+    if rerun is None:
+        # the batch size shapes an agent's random stream, so re-run with the submitted one
+        rerun = evaluate(
+            factory_spec, bench, seeds=list(sub.seeds), batch_size=sub.batch_size, progress=False
+        )
+    else:
+        given = (rerun["benchmark"]["name"], list(rerun["seeds"]), rerun["run"].get("batch_size"))
+        wanted = (sub.benchmark_name, list(sub.seeds), sub.batch_size)
+        if (given[:2] != wanted[:2] or rerun["benchmark"].get("hash") != bench.hash
+                or (sub.batch_size is not None and given[2] != sub.batch_size)):
+            return False, (
+                f"verification FAILED: the given re-run (benchmark, seeds, batch size) {given} "
+                f"is not the submission's {wanted}; the row is stored unverified"
+            )
     if rerun["agent"]["name"] != sub.agent_name:
         return False, (
             f"verification FAILED: the re-run agent of {factory_spec} is named "
@@ -202,14 +219,18 @@ def seed_reference(
     verify: bool = True,
     create: bool = False,
     progress: Any = None,
+    only_verify: Any = None,
+    reruns: Any = None,
 ):
     """Load the shipped reference rows (``reference/``, or the directory ``reference``) into
-    ``db`` as reference rows, verified by re-running their checkpoints unless ``verify=False``;
+    ``db`` as reference rows, verified by re-running their checkpoints unless ``verify=False``
+    (``only_verify``: just these rows; ``reruns``: re-runs made already, by row name);
     idempotent. Returns a :class:`leaderboard.reference.SeedReport`; see
     :func:`leaderboard.reference.seed_reference` for the checks and what is refused."""
     from leaderboard.reference import seed_reference as _seed
 
-    return _seed(_db(db), reference, verify=verify, create=create, progress=progress)
+    return _seed(_db(db), reference, verify=verify, create=create, progress=progress,
+                 only_verify=only_verify, reruns=reruns)
 
 
 def rank_seeds(benchmark_name: str) -> int:

@@ -36,7 +36,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -218,16 +218,19 @@ def evaluation_env(manifest: Manifest, row: Row) -> dict[str, str]:
     return {k: expand(v, reference=manifest.directory) for k, v in env.items()}
 
 
-def verify_row(manifest: Manifest, row: Row, sub: store.NewSubmission) -> tuple[bool, str]:
+def verify_row(
+    manifest: Manifest, row: Row, sub: store.NewSubmission, rerun: Mapping[str, Any] | None = None
+) -> tuple[bool, str]:
     """Re-run the row's recorded factory on its shipped checkpoint (the row's evaluation
     environment) and compare every raw return with the file's; ``(ok, report)``. A re-run
-    that raises is reported as not verified (with the error), never as verified."""
+    that raises is reported as not verified (with the error), never as verified. ``rerun``:
+    the results of such a re-run made already (see :func:`seed_reference`)."""
     from krazy_gym.evaluation.agents import agent_environment
     from leaderboard.api import verify_scores
 
     try:
         with agent_environment(evaluation_env(manifest, row)):
-            return verify_scores(sub, sub.agent_factory, compare="returns")
+            return verify_scores(sub, sub.agent_factory, compare="returns", rerun=rerun)
     except Exception as exc:  # noqa: BLE001 - any failure of the re-run is reported
         return False, (f"verification FAILED: re-running {sub.agent_factory} raised "
                        f"{type(exc).__name__}: {exc}")
@@ -323,12 +326,19 @@ def seed_reference(
     verify: bool = True,
     create: bool = False,
     progress: Callable[[str], None] | None = None,
+    only_verify: Collection[str] | None = None,
+    reruns: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SeedReport:
     """Load every produced reference row into ``db`` (see the module docstring).
 
     ``verify=False`` stores new rows unverified without re-running anything (fast). With
     ``verify`` a row whose re-run does not reproduce its returns is stored unverified and
     listed in :attr:`SeedReport.unverified`. ``progress`` gets one line per row re-run.
+    ``only_verify``: the names of the rows to verify (the others are stored unverified, and a
+    later ``seed-reference`` verifies them); None verifies every row. ``reruns``: row name ->
+    harness results of a re-run of that row made already in this process (the row's factory on
+    its shipped checkpoint, the row's seeds and batch size: ``make demo``'s own evaluation),
+    compared instead of running the row again.
 
     Raises:
         ReferenceError: the manifest cannot be read, or a produced row failed a check
@@ -383,11 +393,15 @@ def seed_reference(
                                         id=stored.id, verified=stored.verified)
             continue
         ok, report = False, "not verified (--no-verify)"
-        if verify:
-            if progress is not None:
+        this_verify = verify and (only_verify is None or name in only_verify)
+        if verify and not this_verify:
+            report = "not verified here (run seed-reference again to verify it)"
+        if this_verify:
+            rerun = (reruns or {}).get(name)
+            if progress is not None and rerun is None:
                 what = "on the shipped checkpoint " if row.checkpoint is not None else ""
                 progress(f"verifying {name}: re-running {sub.agent_factory} {what}...")
-            ok, report = verify_row(manifest, row, sub)
+            ok, report = verify_row(manifest, row, sub, rerun=rerun)
         if stored is not None:  # a reference row stored unverified earlier
             if ok:
                 mark.append((stored.id, sub.agent_factory))
@@ -395,12 +409,12 @@ def seed_reference(
             else:
                 message = f"already stored as reference row #{stored.id} (unverified); {report}"
             outcomes[name] = RowOutcome(name, "present", message, id=stored.id, verified=ok,
-                                        unverified_after_verify=verify and not ok)
+                                        unverified_after_verify=this_verify and not ok)
             continue
         inserts.append(dataclasses.replace(sub, verified=ok,
                                            verified_factory=sub.agent_factory if ok else None))
         outcomes[name] = RowOutcome(name, "added", report, verified=ok,
-                                    unverified_after_verify=verify and not ok)
+                                    unverified_after_verify=this_verify and not ok)
 
     if inserts or mark:
         submitted_at = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

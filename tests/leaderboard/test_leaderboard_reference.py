@@ -216,6 +216,35 @@ def test_no_verify_stores_unverified_and_a_later_run_verifies(small_reference, t
     assert all(v for _, v in second.values())
 
 
+def test_only_verify_and_given_reruns(small_reference, tmp_path):
+    """``only_verify`` re-runs just those rows; a given re-run is compared instead of running
+    again, and one that is not the row's (other returns, other seeds) leaves it unverified."""
+    from krazy_gym.evaluation import evaluate
+    from krazy_gym.evaluation.agents import agent_environment
+
+    manifest = ref.load_manifest(small_reference)
+    rl2 = manifest.row("Bandit-v1/rl2")
+    with agent_environment(ref.evaluation_env(manifest, rl2)):
+        rerun = evaluate(rl2.evaluate["factory"], "Bandit", seeds=rl2.evaluate["seeds"], progress=None)
+    db = tmp_path / "board.db"
+    report = ref.seed_reference(db, small_reference, create=True,
+                                only_verify={"Bandit-v1/rl2"}, reruns={"Bandit-v1/rl2": rerun})
+    verified = {s.reference_row: s.verified for s in store.list_submissions(db)}
+    assert verified == {"Bandit-v1/rl2": True, "Bandit-v1/random": False, "TabularMDP-v1/random": False}
+    assert "not verified here" in {o.row: o.message for o in report.outcomes}["Bandit-v1/random"]
+    # a re-run that is not the row's: other returns, or other seeds
+    for name, bad in (("returns", copy.deepcopy(rerun)), ("seeds", copy.deepcopy(rerun))):
+        if name == "returns":
+            bad["returns"][0][0][0] += 1.0
+        else:
+            bad["seeds"] = [1, 2, 3, 4, 5]
+        db2 = tmp_path / f"board-{name}.db"
+        report = ref.seed_reference(db2, small_reference, create=True,
+                                    only_verify={"Bandit-v1/rl2"}, reruns={"Bandit-v1/rl2": bad})
+        assert not {s.reference_row: s.verified for s in store.list_submissions(db2)}["Bandit-v1/rl2"]
+        assert "verification FAILED" in {o.row: o.message for o in report.outcomes}["Bandit-v1/rl2"]
+
+
 def _tamper_and_expect_refusal(reference: Path, tmp_path: Path, capsys, *expected: str) -> None:
     """seed-reference refuses (exit 2), names the row and why, and stores nothing."""
     new_db = tmp_path / "new.db"
