@@ -100,11 +100,15 @@ def summarise(runs: dict, window: int) -> tuple[list[str], dict]:
                     f"{family} {LABELS[algo]} seed {seed}: {len(rows)} iterations, {steps:,.0f} env "
                     f"steps; last {len(tail)}: pre {_fmt(pre)}  post {_fmt(post)}  post > pre "
                     f"(disjoint 95% CIs over iterations): {disjoint_above(post, pre)}")
-            if len(per_run) >= 2:
-                pre = t_interval([r["pre"][0] for r in per_run])
-                post = t_interval([r["post"][0] for r in per_run])
+            # over runs: only those as long as the longest (a run still going is left out)
+            longest = max(r["iterations"] for r in per_run)
+            complete = [r for r in per_run if r["iterations"] == longest]
+            if len(complete) >= 2:
+                pre = t_interval([r["pre"][0] for r in complete])
+                post = t_interval([r["post"][0] for r in complete])
                 lines.append(
-                    f"{family} {LABELS[algo]} over {len(per_run)} runs (window means): pre "
+                    f"{family} {LABELS[algo]} over {len(complete)} runs of {longest} iterations "
+                    f"(window means): pre "
                     f"{_fmt(pre)}  post {_fmt(post)}  post > pre (disjoint): {disjoint_above(post, pre)}")
             fam[algo] = per_run
         out["families"][family] = fam

@@ -50,6 +50,8 @@ def test_runs_are_found_by_name_and_verdicts_need_two_runs_a_side(curves, tmp_pa
         write_run(tmp_path, f"promp-HalfCheetahDir-s{seed}", rng.normal(0, 1, n), rng.normal(100, 1, n))
         write_run(tmp_path, f"maml-trpo-HalfCheetahDir-s{seed}", rng.normal(0, 1, n), rng.normal(0, 1, n))
     write_run(tmp_path, "promp-HalfCheetahVel-s0", rng.normal(0, 1, n), rng.normal(50, 1, n))
+    # a ProMP run still going (10 iterations): left out of the over-runs line
+    write_run(tmp_path, "promp-HalfCheetahDir-s2", rng.normal(0, 1, 10), rng.normal(100, 1, 10))
     (tmp_path / "notes").mkdir()  # not a run: ignored
     runs = curves.find_runs(tmp_path)
     assert sorted(runs) == [("HalfCheetahDir", "maml-trpo"), ("HalfCheetahDir", "promp"),
@@ -58,9 +60,10 @@ def test_runs_are_found_by_name_and_verdicts_need_two_runs_a_side(curves, tmp_pa
     text = "\n".join(lines)
     assert "HalfCheetahDir ProMP seed 0: 30 iterations, 4,800,000 env steps" in text
     promp = numbers["families"]["HalfCheetahDir"]["promp"]
-    assert all(r["post_above_pre"] for r in promp)
+    assert len(promp) == 3 and all(r["post_above_pre"] for r in promp)
     assert not any(r["post_above_pre"] for r in numbers["families"]["HalfCheetahDir"]["maml-trpo"])
-    assert "whole curve (30 iterations each, equal samples)" in text and "ProMP ahead (reproduced)" in text
+    assert "HalfCheetahDir ProMP over 2 runs of 30 iterations" in text
+    assert "whole curve (10 iterations each, equal samples)" in text and "ProMP ahead (reproduced)" in text
     # one run per side: no verdict, whatever the numbers
     assert "HalfCheetahVel ProMP vs MAML-TRPO: not comparable yet (runs: ProMP 1, MAML-TRPO 0)" in text
     assert curves.main(["--root", str(tmp_path), "--plot", str(tmp_path / "c.png")]) == 0
