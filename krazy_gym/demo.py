@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     print(summary_table(all_results))
     _plot_adaptation(all_results, labels, bench, out / f"adaptation_curves_{bench.name}.png")
 
-    print("\n== 5. leaderboard: the reference rows (verified) and your runs ==")
+    print("\n== 5. leaderboard: the reference rows and your runs ==")
     from leaderboard import api
 
     db = out / "leaderboard.db"
