@@ -3,23 +3,15 @@ seed, and a paper claim is decided only with enough runs and disjoint intervals.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "kw_study.py"
-
 
 @pytest.fixture(scope="module")
-def study():
-    spec = importlib.util.spec_from_file_location("kw_study", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["kw_study"] = module
-    spec.loader.exec_module(module)
-    return module
+def study(load_script):
+    return load_script("kw_study")
 
 
 def test_a_cell_is_its_reference_row_with_another_seed(study, tmp_path):

@@ -4,24 +4,16 @@ runs with disjoint intervals (synthetic progress files with known answers)."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "mujoco_curves.py"
-
 
 @pytest.fixture(scope="module")
-def curves():
-    spec = importlib.util.spec_from_file_location("mujoco_curves", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["mujoco_curves"] = module
-    spec.loader.exec_module(module)
-    return module
+def curves(load_script):
+    return load_script("mujoco_curves")
 
 
 def write_run(root: Path, name: str, pre: np.ndarray, post: np.ndarray) -> None:

@@ -3,7 +3,6 @@ that is missing or was trained with another config (exit code 2, nothing written
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -11,18 +10,14 @@ import torch
 
 from baselines.common.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "learn_rl2.py"
 TINY = ["--problem", "bandit5x10", "--workers", "1", "--eval-every", "2", "--eval-trials", "32",
         "--test-tasks", "16", "--set", "trials_per_iteration=16", "--set", "hidden_size=16",
         "--set", "task_pool_size=64"]
 
 
 @pytest.fixture(scope="module")
-def learn_rl2():
-    spec = importlib.util.spec_from_file_location("learn_rl2", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def learn_rl2(load_script):
+    return load_script("learn_rl2")
 
 
 def _state(run_dir: Path):

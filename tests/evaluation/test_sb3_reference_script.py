@@ -5,7 +5,6 @@ and its refusals."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
@@ -17,16 +16,12 @@ from krazy_gym.evaluation.results import read_results
 pytest.importorskip("sb3_contrib")
 torch = pytest.importorskip("torch")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "sb3_reference.py"
 ROLLOUT = 32 * 50  # the Bandit config: 32 envs x 50 steps per rollout
 
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("sb3_reference", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(load_script):
+    return load_script("sb3_reference")
 
 
 @pytest.fixture(autouse=True)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -14,15 +12,10 @@ import krazy_gym  # noqa: F401
 from krazy_gym.evaluation import get_benchmark
 from krazy_gym.evaluation.oracle import load_oracle
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "kw_references.py"
-
 
 @pytest.fixture(scope="module")
-def kwr():
-    spec = importlib.util.spec_from_file_location("kw_references", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def kwr(load_script):
+    return load_script("kw_references")
 
 
 @pytest.mark.parametrize("preset", ["Easy", "Hard"])
