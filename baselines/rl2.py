@@ -56,7 +56,7 @@ from baselines.common.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from baselines.common.config import ConfigError, describe_differences
+from baselines.common.config import ConfigError, budget_spent, describe_differences
 from baselines.common.logger import RunLogger
 from baselines.common.recurrent import (
     WEIGHT_INITS,
@@ -86,6 +86,10 @@ class Config:
     env_kwargs: str = "{}"  #: JSON object of gym.make keywords, e.g. '{"size": 5}' for Maze
     seed: int = 0  #: seeds the weights, the task pool, the sampler and action sampling
     iterations: int = 200  #: total PPO iterations of the run
+    #: env-step budget: the run also stops after the first iteration at which its env steps
+    #: reach this (as stable-baselines3's ``total_timesteps``; it may pass it by at most one
+    #: iteration's steps); 0 = no budget. Like ``iterations`` a resumed run may change it
+    max_env_steps: int = 0
     episodes_per_trial: int = 10  #: episodes of one task per trial (bandit: pulls per trial)
     explore_episodes: int = 0  #: E-RL²: first p episodes' training rewards are zeroed (0 = RL²)
     hidden_size: int = 256  #: GRU units (RL² paper: 256)
@@ -142,7 +146,7 @@ class Config:
         ints = {
             "iterations": 0, "episodes_per_trial": 1, "hidden_size": 1, "trials_per_iteration": 1,
             "task_pool_size": 1, "ppo_epochs": 1, "minibatches": 1, "num_threads": 1,
-            "log_every": 1, "seed": 0, "workers": 1, "input_embedding": 0,
+            "log_every": 1, "seed": 0, "workers": 1, "input_embedding": 0, "max_env_steps": 0,
         }
         for name, low in ints.items():
             value = getattr(self, name)
@@ -532,11 +536,16 @@ def train(config: Config, out_dir: Path, resume: bool = False) -> None:
     try:
         for it in tqdm(range(start, config.iterations), desc=f"{config.algo} {config.env_id}",
                        initial=start, total=config.iterations, disable=None):
+            if budget_spent(config.max_env_steps, run.total_steps):
+                break  # a resumed run whose budget was already used up
             metrics = run.iteration()
             logger.log(it, metrics)
             save_checkpoint(out_dir / CHECKPOINT_NAME, run.checkpoint(it + 1))
-            if (it + 1) % config.log_every == 0 or it + 1 == config.iterations:
+            spent = budget_spent(config.max_env_steps, run.total_steps)
+            if (it + 1) % config.log_every == 0 or it + 1 == config.iterations or spent:
                 logger.plot(columns, title=f"{config.algo} on {config.env_id}")
+            if spent:
+                break
     finally:
         logger.close()
         run.close()

@@ -7,6 +7,8 @@ Usage::
         --iterations 500 --seed 1 --out runs/hc-maml
     python -m baselines.train --algo promp --env KrazyGym/Navigation2D-v0 --out runs/nav-promp \\
         --resume --iterations 200          # continue the same run up to 200 iterations
+    python -m baselines.train --algo rl2 --env KrazyGym/KrazyWorld-Easy-v0 --config paper \
+        --iterations 10000 --max-env-steps 1000000 --out runs/kw-rl2   # an env-step budget
     python -m baselines.train --algo erl2 --explore-episodes 3 --env KrazyGym/KrazyWorld-Easy-v0 \\
         --set episodes_per_trial=5 --out runs/kw-erl2
 
@@ -38,8 +40,10 @@ CONTRACT (every algorithm module named in :data:`ALGOS` follows it)
 * Errors the user can fix raise ``ConfigError``/``CheckpointError`` (both ``ValueError``);
   this CLI turns them into exit code 2.
 
-On ``--resume`` the config is taken from the checkpoint (only ``--iterations`` may change it),
-so a resumed run is the same run.
+On ``--resume`` the config is taken from the checkpoint (only ``--iterations`` and
+``--max-env-steps`` may change it), so a resumed run is the same run. ``--max-env-steps N``
+ends a run after the first iteration at which its env steps reach N, whichever of it and
+``--iterations`` comes first: comparisons between algorithms at equal sample budgets.
 """
 
 from __future__ import annotations
@@ -126,9 +130,9 @@ def build_config(args: argparse.Namespace, module: ModuleType) -> Any:
             raise UsageError("--resume continues the saved config: drop --set/--config/--seed")
         ckpt = load_checkpoint(out, algo=args.algo, env_id=args.env)  # CheckpointError if not
         config = config_from_dict(cfg_cls, ckpt.config)
-        if args.iterations is not None:
-            config = apply_overrides(config, {"iterations": args.iterations})
-        return config
+        changes = {k: v for k, v in (("iterations", args.iterations),
+                                     ("max_env_steps", args.max_env_steps)) if v is not None}
+        return apply_overrides(config, changes) if changes else config
     if (out / CHECKPOINT_NAME).exists():
         raise UsageError(
             f"{str(out)!r} already holds a checkpoint: pass --resume to continue it "
@@ -145,6 +149,8 @@ def build_config(args: argparse.Namespace, module: ModuleType) -> Any:
         overrides["seed"] = args.seed
     if args.iterations is not None:
         overrides["iterations"] = args.iterations
+    if args.max_env_steps is not None:
+        overrides["max_env_steps"] = args.max_env_steps
     overrides.update(_parse_sets(args.set))
     return apply_overrides(config, overrides)
 
@@ -159,6 +165,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run directory (checkpoint, CSV, PNG)")
     p.add_argument("--config", default="default", choices=("default", "paper"))
     p.add_argument("--iterations", type=int, default=None, help="total iterations of the run")
+    p.add_argument(
+        "--max-env-steps", type=int, default=None, metavar="N",
+        help="env-step budget: also stop after the first iteration at which the run's env "
+        "steps reach N (0: none)",
+    )
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument(

@@ -1,9 +1,12 @@
 """The Krazy World comparison of Stadie et al. (2018): five baselines, several training seeds.
 
 MAML-TRPO, E-MAML-TRPO, ProMP, RL² and E-RL² on KrazyWorld-Easy, -Medium and -Hard (and Maze),
-each trained with the reference rows' exact command (``benchmarks/reference_suite.py``: the same
-config, only ``--seed`` changes) and evaluated by the harness with 10 seeds on the held-out
-tasks. Everything is resumable: a finished cell is reused, a partial one continued.
+each trained with the reference row's config (``benchmarks/reference_suite.py``; ``--seed``
+changes) for the same env-step budget, :data:`BUDGETS` (``--max-env-steps``: 1M env steps a run,
+whatever the algorithm, in place of the rows' iteration counts, under which the RL² rows used
+3.5-5x the gradient rows' samples), and evaluated by the harness with 10 seeds on the held-out
+tasks. Everything is resumable: a finished cell is reused, a partial one continued (a run of
+fewer env steps, e.g. the 300-iteration reference checkpoint, is continued to the budget).
 
 Usage::
 
@@ -47,6 +50,11 @@ LABELS = {"maml-trpo": "MAML-TRPO", "emaml-trpo": "E-MAML-TRPO", "promp": "ProMP
           "rl2": "RL²", "erl2": "E-RL²"}
 #: training seeds per preset (issue 19: 5 on Easy, 3 on the others)
 SEEDS = {"Easy": 5, "Medium": 3, "Hard": 3, "Maze": 3}
+#: env steps of training per run, equal for every algorithm of a preset (issue 19): a run
+#: stops after the first iteration at which it has spent them (``--max-env-steps``)
+BUDGETS = {"Easy": 1_000_000, "Medium": 1_000_000, "Hard": 1_000_000, "Maze": 1_000_000}
+#: the cells' ``--iterations``: never reached, the budget ends every run
+ITERATION_CAP = 100_000
 EVAL_SEEDS = 10
 DEFAULT_ROOT = REPO / "runs" / "kw-study"
 
@@ -56,14 +64,16 @@ def benchmark_name(preset: str) -> str:
 
 
 def train_argv(preset: str, algo: str, seed: int, out: Path) -> list[str]:
-    """The reference row's training command with ``--seed seed`` (see reference_suite)."""
+    """The reference row's training command (see reference_suite) with ``--seed seed`` and the
+    preset's env-step budget (``--max-env-steps``) in place of its iteration count."""
     import reference_suite as rs
 
     bench = rs._bench(benchmark_name(preset))
     row = next(r for r in rs.definitions() if r["name"] == f"{bench.full_name}/{algo}")
     argv = [rs.ref.expand(a, reference=rs.REFERENCE_DIR, run=out, out="") for a in row["train"]["argv"]]
     argv[argv.index("--seed") + 1] = str(seed)
-    return [sys.executable, *argv[1:]]
+    argv[argv.index("--iterations") + 1] = str(ITERATION_CAP)
+    return [sys.executable, *argv[1:], "--max-env-steps", str(BUDGETS[preset])]
 
 
 def cells(presets, algos, seeds) -> list[tuple[str, str, int]]:
@@ -81,34 +91,49 @@ def run_dir(root: Path, preset: str, algo: str, seed: int) -> Path:
     return root / preset / f"{algo}-s{seed}"
 
 
-def state(path: Path, iterations: int) -> str:
-    if not (path / "checkpoint.pt").is_file():
-        return "fresh"
+def checkpoint_env_steps(path: Path) -> tuple[int, int, int]:
+    """(iterations, env steps, ``max_env_steps``) of the run in ``path`` (its checkpoint)."""
     from baselines.common.checkpoint import load_checkpoint
 
-    done = load_checkpoint(path).iteration
-    if done < iterations:
-        return f"partial ({done}/{iterations})"
+    ckpt = load_checkpoint(path)
+    steps = ckpt.state.get("env_steps", ckpt.state.get("total_steps"))
+    if steps is None or not ckpt.rng:
+        raise SystemExit(f"{path}: a slim checkpoint (the shipped reference ones keep only the "
+                         "policy): it cannot be continued to the budget; move it away")
+    return ckpt.iteration, int(steps), int(ckpt.config.get("max_env_steps", 0))
+
+
+def state(path: Path, budget: int) -> str:
+    """fresh, partial (below the budget: ``--train`` resumes it), trained, evaluated, or
+    "other budget" (spent more than ``budget`` without it: not this study's cell)."""
+    if not (path / "checkpoint.pt").is_file():
+        return "fresh"
+    done, steps, saved_budget = checkpoint_env_steps(path)
+    if steps < budget:
+        return f"partial ({done} iterations, {steps:,}/{budget:,} env steps)"
+    if saved_budget != budget:
+        return f"other budget ({steps:,} env steps without --max-env-steps {budget})"
     return "evaluated" if (path / "eval.json").is_file() else "trained"
-
-
-def iterations_of(argv: list[str]) -> int:
-    return int(argv[argv.index("--iterations") + 1])
 
 
 def train_cell(root: Path, preset: str, algo: str, seed: int) -> None:
     path = run_dir(root, preset, algo, seed)
     argv = train_argv(preset, algo, seed, path)
-    total = iterations_of(argv)
-    st = state(path, total)
+    budget = BUDGETS[preset]
+    st = state(path, budget)
+    if st.startswith("other budget"):
+        raise SystemExit(f"{preset}/{algo}-s{seed}: {st}; move {path} away to train the cell")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # a resumed run is bit for bit the fresh one (the budget and the iteration cap do not
+    # change the trajectory), so this command reproduces the cell either way
+    (path.parent / f"{path.name}.command.txt").write_text(" ".join(argv[1:]) + "\n")
     if st == "fresh":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        (path.parent / f"{path.name}.command.txt").write_text(" ".join(argv[1:]) + "\n")
         cmd = argv
     elif st.startswith("partial"):
         cmd = [sys.executable, "-m", "baselines.train", "--algo", algo,
                "--env", argv[argv.index("--env") + 1], "--out", str(path), "--resume",
-               "--iterations", str(total)]
+               "--iterations", str(ITERATION_CAP), "--max-env-steps", str(budget)]
+        (path / "eval.json").unlink(missing_ok=True)  # it scored the shorter run
     else:
         cmd = None
     if cmd is not None:
@@ -189,14 +214,14 @@ def keep(root: Path, dest: Path) -> int:
         for algo in ALGOS:
             for seed in range(SEEDS[preset]):
                 path = run_dir(root, preset, algo, seed)
-                if not (path / "eval.json").is_file():
+                if not (path / "eval.json").is_file() or state(path, BUDGETS[preset]) != "evaluated":
                     continue
                 out = run_dir(dest, preset, algo, seed)
                 put(path / "eval.json", out / "eval.json")
                 put(path / "progress.csv", out / "progress.csv")
                 command = path.parent / f"{path.name}.command.txt"
                 text = command.read_text() if command.is_file() else (
-                    "the shipped reference checkpoint (reference/checkpoints/): see reference/MANIFEST.md\n")
+                    " ".join(train_argv(preset, algo, seed, path)[1:]) + "\n")
                 write_text_atomic(out / "command.txt", text)
                 n += 1
     return n
@@ -409,8 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for preset, algo, seed in todo:
             path = run_dir(args.root, preset, algo, seed)
-            print(f"{preset:7s} {algo:11s} s{seed}  "
-                  f"{state(path, iterations_of(train_argv(preset, algo, seed, path)))}")
+            print(f"{preset:7s} {algo:11s} s{seed}  {state(path, BUDGETS[preset])}")
         return 0
     for preset, algo, seed in todo:
         train_cell(args.root, preset, algo, seed)

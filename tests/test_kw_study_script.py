@@ -24,7 +24,34 @@ def test_a_cell_is_its_reference_row_with_another_seed(study, tmp_path):
         expected = [rs.ref.expand(a, reference=rs.REFERENCE_DIR, run=out, out="")
                     for a in row["train"]["argv"]][1:]
         expected[expected.index("--seed") + 1] = "3"
+        expected[expected.index("--iterations") + 1] = str(study.ITERATION_CAP)
+        expected += ["--max-env-steps", str(study.BUDGETS[preset])]
         assert argv[1:] == expected and argv[0] == sys.executable
+
+
+def _checkpoint(path, algo, env_steps, max_env_steps):
+    from baselines.common.checkpoint import Checkpoint, save_checkpoint
+
+    key = "total_steps" if algo in ("rl2", "erl2") else "env_steps"
+    save_checkpoint(path, Checkpoint(algo=algo, env_id="KrazyGym/KrazyWorld-Easy-v0", iteration=7,
+                                     config={"max_env_steps": max_env_steps},
+                                     state={key: env_steps}, rng={}))
+
+
+def test_a_cell_is_done_at_the_budget_and_one_of_another_budget_is_refused(study, tmp_path):
+    budget = study.BUDGETS["Easy"]
+    cell = tmp_path / "Easy" / "promp-s0"
+    assert study.state(cell, budget) == "fresh"
+    _checkpoint(cell, "promp", budget - 1, 0)  # e.g. the 300-iteration reference run
+    assert study.state(cell, budget).startswith("partial (7 iterations")
+    _checkpoint(cell, "promp", budget + 50, budget)
+    assert study.state(cell, budget) == "trained"
+    (cell / "eval.json").write_text("{}")
+    assert study.state(cell, budget) == "evaluated"
+    _checkpoint(cell, "promp", 3 * budget, 0)  # trained past the budget without it
+    assert study.state(cell, budget).startswith("other budget")
+    with pytest.raises(SystemExit, match="other budget"):
+        study.train_cell(tmp_path, "Easy", "promp", 0)
 
 
 def test_cells_are_seed_major_with_the_issue_seed_counts(study):
@@ -70,6 +97,7 @@ def test_kept_cells_are_gzipped_copies_the_report_reads(study, tmp_path):
     cell.mkdir(parents=True)
     (cell / "eval.json").write_text('{"returns": [[[1.0]]], "explore_episodes": 0}')
     (cell / "progress.csv").write_text("env_steps,exploit_return\n10,0.5\n")
+    _checkpoint(cell, "rl2", study.BUDGETS["Easy"], study.BUDGETS["Easy"])
     (cell.parent / f"{cell.name}.command.txt").write_text("python -m baselines.train ...\n")
     study.run_dir(root, "Easy", "promp", 0).mkdir(parents=True)  # not evaluated: not kept
     assert study.keep(root, dest) == 1

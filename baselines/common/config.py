@@ -109,3 +109,12 @@ def describe_differences(
     """
     return ", ".join(f"{k} {saved.get(k)!r} there, {v!r} here" for k, v in current.items()
                      if k not in ignore and saved.get(k) != v)
+
+
+def budget_spent(max_env_steps: int, env_steps: float) -> bool:
+    """Whether a run with env-step budget ``max_env_steps`` (0: none) has used it up.
+
+    >>> budget_spent(0, 10**9), budget_spent(1000, 999), budget_spent(1000, 1000)
+    (False, False, True)
+    """
+    return max_env_steps > 0 and env_steps >= max_env_steps

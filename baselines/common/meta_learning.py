@@ -38,7 +38,7 @@ from baselines.common.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from baselines.common.config import config_from_dict
+from baselines.common.config import budget_spent, config_from_dict
 from baselines.common.logger import RunLogger
 from baselines.common.objectives import Batch, adapt, masked_entropy
 from baselines.common.policies import MLPPolicy, expand_params, make_policy
@@ -62,6 +62,11 @@ class GradientConfig:
     seed: int = 0
     #: total number of meta-iterations of the run
     iterations: int = 100
+    #: env-step budget: the run also stops after the first iteration at which its env steps
+    #: (pre- and post-update sampling, cumulative) reach this, as stable-baselines3's
+    #: ``total_timesteps`` (it may pass it by at most one iteration's steps); 0 = no budget,
+    #: ``iterations`` alone decides. Like ``iterations`` a resumed run may change it
+    max_env_steps: int = 0
     #: tasks per meta-batch (ProMP: meta_batch_size)
     num_tasks: int = 40
     #: episodes sampled per task for each inner step and for the post-update batch
@@ -127,6 +132,10 @@ class GradientConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"config {name} must be an int >= 1, got {value!r}")
+        if isinstance(self.max_env_steps, bool) or not isinstance(self.max_env_steps, int) or (
+            self.max_env_steps < 0
+        ):
+            raise ValueError(f"config max_env_steps must be an int >= 0, got {self.max_env_steps!r}")
         if self.envs_per_task < 0 or (
             self.envs_per_task and self.episodes_per_task % self.envs_per_task
         ):
@@ -365,7 +374,7 @@ class GradientMetaLearner:
 
 
 #: config keys that may differ between a checkpoint and its resumed run
-_RUNTIME_KEYS = ("iterations", "progress", "tensorboard", "plot_every", "num_threads")
+_RUNTIME_KEYS = ("iterations", "max_env_steps", "progress", "tensorboard", "plot_every", "num_threads")
 
 #: CSV columns whose values depend on wall-clock time (excluded from determinism checks)
 TIME_COLUMNS = ("time_sampling", "time_optimization")
@@ -403,6 +412,8 @@ def run_training(learner: GradientMetaLearner, out_dir: Path, resume: bool) -> N
     )
     try:
         for it in bar:
+            if budget_spent(cfg.max_env_steps, learner.sampler.env_steps):
+                break  # a resumed run whose budget was already used up
             stats = learner.iteration()
             log.log(it, stats)
             save_checkpoint(
@@ -417,8 +428,11 @@ def run_training(learner: GradientMetaLearner, out_dir: Path, resume: bool) -> N
                 ),
             )
             bar.set_postfix(pre=f"{stats['pre_return']:.3g}", post=f"{stats['post_return']:.3g}")
-            if (it + 1) % cfg.plot_every == 0 or it + 1 == cfg.iterations:
+            spent = budget_spent(cfg.max_env_steps, stats["env_steps"])
+            if (it + 1) % cfg.plot_every == 0 or it + 1 == cfg.iterations or spent:
                 log.plot(["pre_return", "post_return"], title=title)
+            if spent:
+                break
     finally:
         bar.close()
         log.close()
