@@ -51,8 +51,10 @@ class Config(maml.Config):
     #: λ, weight of the exploration term in the meta-objective J_MAML + λ · term
     exploration_weight: float = 1.0
     #: how the tasks' exploration weights are computed: "promp" (ProMP's E-MAML: standardised
-    #: post-update step rewards averaged per task) or "task_return" (standardised mean
-    #: post-update episode return per task; ~4x larger)
+    #: post-update step rewards averaged per task), "task_return" (standardised mean
+    #: post-update episode return per task; ~4x larger) or "authors" (the paper's code: the
+    #: task's mean raw advantage against the linear baseline, ≈ 0, so ≈ MAML); see
+    #: :func:`~baselines.common.objectives.emaml_task_weights`
     exploration_weighting: str = "promp"
 
     def __post_init__(self) -> None:
@@ -90,7 +92,7 @@ class EMAML(maml.MAML):
         logp = self.policy.log_prob(info, data["actions"])
         weights = emaml_task_weights(
             post["rewards"], post["mask"], post["episode_returns"].mean(-1),
-            self.config.exploration_weighting,
+            self.config.exploration_weighting, post.get("baseline_residuals"),
         )
         term = emaml_exploration_term(logp, data["mask"], weights)
         return self.config.exploration_weight * term + super().extra_objective(

@@ -174,7 +174,9 @@ def pack_steps(data: Batch) -> Batch:
     length = max(int(mask.sum(1).max()), 1)
     index = order[:, :length]
     out: Batch = {}
-    for key in ("obs", "actions", "mask", "rewards", "advantages"):
+    for key in ("obs", "actions", "mask", "rewards", "advantages", "baseline_residuals"):
+        if key not in data:
+            continue
         value = data[key]
         idx = index.reshape(*index.shape, *([1] * (value.dim() - 2))).expand(
             -1, -1, *value.shape[2:]
@@ -188,8 +190,9 @@ def process_batch(
 ) -> tuple[Batch, np.ndarray]:
     """Advantages for every step (per-task linear baseline + GAE), as torch tensors.
 
-    Returns the torch data dict (``obs``, ``actions``, ``mask``, ``rewards``, ``advantages``
-    and, unless ``pack``, ``dice_weights`` and ``horizon``) and the episode returns ``(K, E)``.
+    Returns the torch data dict (``obs``, ``actions``, ``mask``, ``rewards``, ``advantages``,
+    ``baseline_residuals`` (reward-to-go minus baseline) and, unless ``pack``,
+    ``dice_weights`` and ``horizon``) and the episode returns ``(K, E)``.
     ``pack=True`` applies :func:`pack_steps` (not usable with DiCE).
     """
     returns = discounted_returns(batch.rewards, batch.mask, gamma)
@@ -206,6 +209,9 @@ def process_batch(
     weights = discount * (batch.rewards + gamma * next_values - values) * batch.mask
     data = batch.to_torch()
     k = batch.num_tasks
+    # reward-to-go minus baseline, unnormalised (E-MAML's "authors" weighting)
+    data["baseline_residuals"] = torch.as_tensor(
+        ((returns - values) * batch.mask).reshape(k, -1), dtype=torch.float32)
     data["dice_weights"] = torch.as_tensor(weights.reshape(k, -1), dtype=torch.float32)
     data["horizon"] = torch.tensor(horizon)
     if pack:

@@ -149,7 +149,7 @@ def adapt(
 
 
 #: how E-MAML weights each task's pre-update log-likelihood (:func:`emaml_task_weights`)
-EXPLORATION_WEIGHTINGS = ("promp", "task_return")
+EXPLORATION_WEIGHTINGS = ("promp", "task_return", "authors")
 
 
 def emaml_task_weights(
@@ -157,6 +157,7 @@ def emaml_task_weights(
     post_mask: torch.Tensor,
     post_returns: torch.Tensor,
     weighting: str = "promp",
+    post_residuals: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """E-MAML's per-task weights ``w_k`` of the exploration term, shape ``(K,)`` (no gradient).
 
@@ -171,9 +172,20 @@ def emaml_task_weights(
       that of a unit-variance variable, |w_k| ≈ 0.74–0.83 on KrazyWorld-Easy: about 4x ProMP's,
       so at the same λ the exploration gradient is as large as the MAML gradient. krazy_gym's
       E-MAML used this before (and called it ProMP's, wrongly).
+    * ``"authors"``: as the paper's authors' code computes them (``geyang/e-maml``,
+      ``e_maml_ge.py``, ``cmaml_loss``: the term is on only with ``run_mode="e-maml"``): task k's
+      mean over its post-update steps of the *raw* advantage, discounted reward-to-go minus the
+      linear baseline fitted on the same episodes, with no standardisation. A least-squares fit
+      with a constant feature leaves residuals that average to 0 over the fitted steps, so
+      with this baseline ``w_k`` ≈ 0 (up to the ridge term) and E-MAML trains as MAML does;
+      the option is there to show exactly that. (Their code also averages the log-likelihood
+      over every inner step's batch under a unit-std Gaussian and supports Box actions only;
+      here the term keeps the first batch and the policy's own distribution.)
 
     ``post_rewards``/``post_mask``: ``(K, N)`` post-update step rewards and real-step mask;
-    ``post_returns``: ``(K,)`` mean post-update episode return per task.
+    ``post_returns``: ``(K,)`` mean post-update episode return per task; ``post_residuals``:
+    ``(K, N)`` reward-to-go minus baseline per step (``process_batch``'s
+    ``baseline_residuals``), needed by ``"authors"`` only.
     """
     if weighting == "promp":
         mask = post_mask.detach()
@@ -185,6 +197,10 @@ def emaml_task_weights(
     if weighting == "task_return":
         ret = post_returns.detach()
         return (ret - ret.mean()) / (ret.std(unbiased=False) + 1e-8)
+    if weighting == "authors":
+        if post_residuals is None:
+            raise ValueError("exploration_weighting 'authors' needs post_residuals")
+        return masked_mean(post_residuals.detach(), post_mask.detach())
     raise ValueError(f"exploration_weighting must be one of {EXPLORATION_WEIGHTINGS}, got {weighting!r}")
 
 

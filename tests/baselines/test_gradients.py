@@ -284,7 +284,38 @@ def test_emaml_task_return_weights_are_standardised_mean_returns_and_bad_names_f
     r = returns.numpy()
     np.testing.assert_allclose(w.numpy(), (r - r.mean()) / (r.std() + 1e-8), rtol=1e-6)
     with pytest.raises(ValueError, match="exploration_weighting must be one of"):
-        emaml_task_weights(torch.zeros(3, 2), torch.ones(3, 2), returns, "stadie")
+        emaml_task_weights(torch.zeros(3, 2), torch.ones(3, 2), returns, "stadie-code")
+
+
+def test_emaml_authors_weights_are_raw_mean_advantages_and_vanish_with_the_fitted_baseline():
+    """The authors' code (geyang/e-maml, cmaml_loss) weights task k by the plain mean over its
+    post-update steps of reward-to-go minus the linear baseline. Recomputed here from
+    discounted_returns and LinearFeatureBaseline; and, a least-squares property, residuals of a
+    fit with a constant feature average to ~0 per task, so these weights are ~0 (E-MAML ~ MAML)
+    while ProMP's are not."""
+    from baselines.common.meta_learning import process_batch
+    from baselines.common.sampler import EpisodeBatch
+
+    rng = np.random.default_rng(5)
+    k, e, t = 3, 4, 6
+    mask = np.ones((k, e, t))
+    mask[0, 1, 3:] = 0.0  # an episode that ended early
+    mask[2, :, 5:] = 0.0
+    batch = EpisodeBatch(obs=rng.normal(size=(k, e, t, 2)), actions=rng.integers(0, 4, size=(k, e, t)),
+                         rewards=rng.normal(1.0, 2.0, size=(k, e, t)) * mask, mask=mask)
+    data, episode_returns = process_batch(batch, 0.9, 1.0, True, pack=True)
+    returns = discounted_returns(batch.rewards, mask, 0.9)
+    values = LinearFeatureBaseline().fit_predict(batch.obs, returns, mask)
+    expected = [((returns[i] - values[i]) * mask[i]).sum() / mask[i].sum() for i in range(k)]
+    weights = emaml_task_weights(data["rewards"], data["mask"], torch.as_tensor(episode_returns.mean(-1)),
+                                 "authors", data["baseline_residuals"])
+    np.testing.assert_allclose(weights.numpy(), expected, rtol=1e-5, atol=1e-6)  # float32 data
+    scale = float(np.abs(returns[mask > 0]).mean())
+    assert np.all(np.abs(weights.numpy()) < 1e-3 * scale)  # ~0: the fit has an intercept
+    promp = emaml_task_weights(data["rewards"], data["mask"], torch.zeros(k), "promp")
+    assert float(promp.abs().max()) > 1e-2
+    with pytest.raises(ValueError, match="needs post_residuals"):
+        emaml_task_weights(data["rewards"], data["mask"], torch.zeros(k), "authors")
 
 
 def test_batched_inner_step_equals_per_task_inner_steps():
