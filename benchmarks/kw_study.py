@@ -3,8 +3,8 @@
 MAML-TRPO, E-MAML-TRPO, ProMP, RL² and E-RL² on KrazyWorld-Easy, -Medium and -Hard (and Maze),
 each trained with the reference row's config (``benchmarks/reference_suite.py``; ``--seed``
 changes) for the same env-step budget, :data:`BUDGETS` (``--max-env-steps``: 1M env steps a run,
-whatever the algorithm, in place of the rows' iteration counts, under which the RL² rows used
-3.5-5x the gradient rows' samples), and evaluated by the harness with 10 seeds on the held-out
+whatever the algorithm, on Krazy World, 10M on Maze, in place of the rows' iteration counts,
+under which the RL² rows used 3.5-5x the gradient rows' samples), and evaluated by the harness with 10 seeds on the held-out
 tasks. Everything is resumable: a finished cell is reused, a partial one continued (a run of
 fewer env steps, e.g. the 300-iteration reference checkpoint, is continued to the budget).
 
@@ -51,8 +51,11 @@ LABELS = {"maml-trpo": "MAML-TRPO", "emaml-trpo": "E-MAML-TRPO", "promp": "ProMP
 #: training seeds per preset (issue 19: 5 on Easy, 3 on the others)
 SEEDS = {"Easy": 5, "Medium": 3, "Hard": 3, "Maze": 3}
 #: env steps of training per run, equal for every algorithm of a preset (issue 19): a run
-#: stops after the first iteration at which it has spent them (``--max-env-steps``)
-BUDGETS = {"Easy": 1_000_000, "Medium": 1_000_000, "Hard": 1_000_000, "Maze": 1_000_000}
+#: stops after the first iteration at which it has spent them (``--max-env-steps``). Krazy
+#: World: 1M (~435 iterations of the gradient methods on Easy, ~90 of RL²'s 11k-step ones).
+#: Maze episodes are long and an RL² iteration there is ~256k steps, so 1M would be 4 RL²
+#: iterations: 10M (~40 of them; the reference rows' budgets are 14.4M and 51.2M)
+BUDGETS = {"Easy": 1_000_000, "Medium": 1_000_000, "Hard": 1_000_000, "Maze": 10_000_000}
 #: the cells' ``--iterations``: never reached, the budget ends every run
 ITERATION_CAP = 100_000
 EVAL_SEEDS = 10
