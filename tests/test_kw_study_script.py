@@ -35,7 +35,7 @@ def _checkpoint(path, algo, env_steps, max_env_steps):
     key = "total_steps" if algo in ("rl2", "erl2") else "env_steps"
     save_checkpoint(path, Checkpoint(algo=algo, env_id="KrazyGym/KrazyWorld-Easy-v0", iteration=7,
                                      config={"max_env_steps": max_env_steps},
-                                     state={key: env_steps}, rng={}))
+                                     state={key: env_steps}, rng={"numpy": {}}))
 
 
 def test_a_cell_is_done_at_the_budget_and_one_of_another_budget_is_refused(study, tmp_path):
@@ -52,6 +52,13 @@ def test_a_cell_is_done_at_the_budget_and_one_of_another_budget_is_refused(study
     assert study.state(cell, budget).startswith("other budget")
     with pytest.raises(SystemExit, match="other budget"):
         study.train_cell(tmp_path, "Easy", "promp", 0)
+    from baselines.common.checkpoint import Checkpoint, save_checkpoint
+
+    # a shipped (slim) reference checkpoint holds no optimiser or random state: not resumable
+    save_checkpoint(cell, Checkpoint(algo="promp", env_id="KrazyGym/KrazyWorld-Easy-v0",
+                                     iteration=300, config={}, state={"policy": {}}, rng={}))
+    with pytest.raises(SystemExit, match="slim checkpoint"):
+        study.state(cell, budget)
 
 
 def test_cells_are_seed_major_with_the_issue_seed_counts(study):
