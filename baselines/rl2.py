@@ -56,7 +56,12 @@ from baselines.common.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from baselines.common.config import ConfigError, budget_spent, describe_differences
+from baselines.common.config import (
+    ConfigError,
+    budget_spent,
+    describe_differences,
+    expected_iterations,
+)
 from baselines.common.logger import RunLogger
 from baselines.common.recurrent import (
     WEIGHT_INITS,
@@ -533,20 +538,26 @@ def train(config: Config, out_dir: Path, resume: bool = False) -> None:
         start = ckpt.iteration
     logger = RunLogger(out_dir, resume_iteration=start if resume else None)
     columns = ["trial_return", "exploit_return"]
+    bar = tqdm(desc=f"{config.algo} {config.env_id}", initial=start, total=config.iterations,
+               disable=None)
     try:
-        for it in tqdm(range(start, config.iterations), desc=f"{config.algo} {config.env_id}",
-                       initial=start, total=config.iterations, disable=None):
+        for it in range(start, config.iterations):
             if budget_spent(config.max_env_steps, run.total_steps):
                 break  # a resumed run whose budget was already used up
             metrics = run.iteration()
             logger.log(it, metrics)
             save_checkpoint(out_dir / CHECKPOINT_NAME, run.checkpoint(it + 1))
             spent = budget_spent(config.max_env_steps, run.total_steps)
+            if config.max_env_steps:  # the bar's total (and ETA) from the budget
+                bar.total = expected_iterations(config.iterations, config.max_env_steps, it + 1,
+                                                run.total_steps)
+            bar.update(1)
             if (it + 1) % config.log_every == 0 or it + 1 == config.iterations or spent:
                 logger.plot(columns, title=f"{config.algo} on {config.env_id}")
             if spent:
                 break
     finally:
+        bar.close()
         logger.close()
         run.close()
 

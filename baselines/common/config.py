@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -118,3 +119,16 @@ def budget_spent(max_env_steps: int, env_steps: float) -> bool:
     (False, False, True)
     """
     return max_env_steps > 0 and env_steps >= max_env_steps
+
+
+def expected_iterations(iterations: int, max_env_steps: int, done: int, env_steps: float) -> int:
+    """The iteration a run is expected to end at: ``iterations``, or sooner when the env-step
+    budget will run out first at the mean steps per iteration so far (a progress bar's total).
+
+    >>> expected_iterations(1000, 0, 10, 500), expected_iterations(1000, 5000, 10, 500)
+    (1000, 100)
+    """
+    if max_env_steps <= 0 or done <= 0 or env_steps <= 0:
+        return iterations
+    per_iteration = env_steps / done
+    return min(iterations, done + max(0, math.ceil((max_env_steps - env_steps) / per_iteration)))

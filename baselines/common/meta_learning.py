@@ -38,7 +38,7 @@ from baselines.common.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from baselines.common.config import budget_spent, config_from_dict
+from baselines.common.config import budget_spent, config_from_dict, expected_iterations
 from baselines.common.logger import RunLogger
 from baselines.common.objectives import Batch, adapt, masked_entropy
 from baselines.common.policies import MLPPolicy, expand_params, make_policy
@@ -410,14 +410,13 @@ def run_training(learner: GradientMetaLearner, out_dir: Path, resume: bool) -> N
     )
     title = f"{cfg.algo} on {cfg.env_id} (seed {cfg.seed})"
     bar = tqdm(
-        range(start, cfg.iterations),
         initial=start,
         total=cfg.iterations,
         desc=cfg.algo,
         disable=not cfg.progress,
     )
     try:
-        for it in bar:
+        for it in range(start, cfg.iterations):
             if budget_spent(cfg.max_env_steps, learner.sampler.env_steps):
                 break  # a resumed run whose budget was already used up
             stats = learner.iteration()
@@ -435,6 +434,10 @@ def run_training(learner: GradientMetaLearner, out_dir: Path, resume: bool) -> N
             )
             bar.set_postfix(pre=f"{stats['pre_return']:.3g}", post=f"{stats['post_return']:.3g}")
             spent = budget_spent(cfg.max_env_steps, stats["env_steps"])
+            if cfg.max_env_steps:  # the bar's total (and ETA) from the budget
+                bar.total = expected_iterations(cfg.iterations, cfg.max_env_steps, it + 1,
+                                                stats["env_steps"])
+            bar.update(1)
             if (it + 1) % cfg.plot_every == 0 or it + 1 == cfg.iterations or spent:
                 log.plot(["pre_return", "post_return"], title=title)
             if spent:
