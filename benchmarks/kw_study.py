@@ -248,6 +248,15 @@ def _pre_post_gap(path: Path, algo: str, window: int = 20) -> float | None:
     return float(np.mean([float(r["post_return"]) - float(r["pre_return"]) for r in rows]))
 
 
+def _pre_entropy(path: Path, algo: str, window: int = 20) -> float | None:
+    """The pre-update policy's mean entropy over the last ``window`` iterations (gradient
+    methods; uniform over Krazy World's 4 actions: 1.386 nats): no exploration collapse."""
+    if algo in ("rl2", "erl2"):
+        return None
+    rows = list(csv.DictReader(io.StringIO(read_text(path / "progress.csv"))))[-window:]
+    return float(np.mean([float(r["pre_entropy"]) for r in rows]))
+
+
 def collect(root: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
     out: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for preset in PRESETS:
@@ -255,7 +264,8 @@ def collect(root: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
             for seed in range(SEEDS[preset]):
                 path = run_dir(root, preset, algo, seed)
                 text = read_text(path / "eval.json")
-                if text is not None:
+                # a cell that has not spent the budget yet (e.g. a run being continued) is out
+                if text is not None and _read_curve(path, algo)[0][-1] >= BUDGETS[preset]:
                     res = json.loads(text)
                     out.setdefault((preset, algo), []).append(
                         {"seed": seed, "path": path, "results": res})
@@ -282,9 +292,10 @@ def report(root: Path, plot: Path | None) -> str:
 
     data = collect(root)
     lines = ["| preset | agent | runs | score [95% CI over runs] | oracle fraction [95% CI] "
-             "| explore → exploit return | pre→post gap (training) | tile types visited "
-             "(explore) | deaths / goals per explore episode | env steps per run |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| explore → exploit return | pre→post gap (training) | pre-update entropy (nats) "
+             "| tile types visited (explore) | deaths / goals per explore episode "
+             "| env steps per run |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     summary: dict[tuple[str, str], dict[str, Any]] = {}
     for preset in PRESETS:
         name = benchmark_name(preset)
@@ -306,6 +317,7 @@ def report(root: Path, plot: Path | None) -> str:
                 return float(np.mean([np.asarray(m[key])[:, :, :n].mean() for m in metrics]))
 
             gaps = [g for g in (_pre_post_gap(r["path"], algo) for r in runs) if g is not None]
+            entropy = [h for h in (_pre_entropy(r["path"], algo) for r in runs) if h is not None]
             steps = [_read_curve(r["path"], algo)[0][-1] for r in runs]
             summary[(preset, algo)] = {"runs": len(runs), "score": score, "frac": frac}
             lines.append(
@@ -313,6 +325,7 @@ def report(root: Path, plot: Path | None) -> str:
                 f"{_fmt(frac) if frac else '–'} | "
                 f"{curve[:n_explore].mean():.2f} → {curve[n_explore:].mean():.2f} | "
                 f"{(f'{np.mean(gaps):+.3f}' if gaps else '–')} | "
+                f"{(f'{np.mean(entropy):.2f}' if entropy else '–')} | "
                 f"{explore_mean('tile_types_visited_fraction'):.3f} | "
                 f"{explore_mean('deaths'):.2f} / {explore_mean('goals'):.2f} | "
                 f"{np.mean(steps) / 1e6:.2f}M |")

@@ -103,7 +103,8 @@ def test_kept_cells_are_gzipped_copies_the_report_reads(study, tmp_path):
     cell = study.run_dir(root, "Easy", "rl2", 1)
     cell.mkdir(parents=True)
     (cell / "eval.json").write_text('{"returns": [[[1.0]]], "explore_episodes": 0}')
-    (cell / "progress.csv").write_text("env_steps,exploit_return\n10,0.5\n")
+    budget = study.BUDGETS["Easy"]
+    (cell / "progress.csv").write_text(f"env_steps,exploit_return\n10,0.1\n{budget},0.5\n")
     _checkpoint(cell, "rl2", study.BUDGETS["Easy"], study.BUDGETS["Easy"])
     (cell.parent / f"{cell.name}.command.txt").write_text("python -m baselines.train ...\n")
     study.run_dir(root, "Easy", "promp", 0).mkdir(parents=True)  # not evaluated: not kept
@@ -116,4 +117,7 @@ def test_kept_cells_are_gzipped_copies_the_report_reads(study, tmp_path):
         (cell / "eval.json").read_bytes(), mtime=0)  # byte-reproducible
     data = study.collect(dest)
     assert list(data) == [("Easy", "rl2")] and data[("Easy", "rl2")][0]["seed"] == 1
+    # an evaluated run short of the budget (one being continued) is not in the table
+    (cell / "progress.csv").write_text(f"env_steps,exploit_return\n{budget - 1},0.5\n")
+    assert study.collect(root) == {}
     assert study.read_text(dest / "missing.json") is None
