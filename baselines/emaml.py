@@ -83,6 +83,10 @@ class Config(maml.Config):
 class EMAML(maml.MAML):
     """MAML with :func:`emaml_exploration_term` added to the meta-objective."""
 
+    @property
+    def post_residuals(self) -> bool:  # only the "authors" weights read them
+        return self.config.exploration_weighting == "authors"
+
     def extra_objective(self, pre: list[Batch], post: Batch, differentiable: bool) -> torch.Tensor:
         theta = self.policy.parameters_dict()
         if not differentiable:

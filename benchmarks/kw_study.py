@@ -231,10 +231,15 @@ def keep(root: Path, dest: Path) -> int:
 
 
 # -- report -------------------------------------------------------------------------------------
+def _progress(path: Path) -> list[dict[str, str]]:
+    """The rows of a cell's ``progress.csv`` (or ``.csv.gz``)."""
+    return list(csv.DictReader(io.StringIO(read_text(path / "progress.csv"))))
+
+
 def _read_curve(path: Path, algo: str) -> tuple[np.ndarray, np.ndarray]:
     """(env steps, training return) of a run: post-update return (gradient methods) or the
     mean return of the trial's scored episodes (RL²: ``exploit_return``)."""
-    rows = list(csv.DictReader(io.StringIO(read_text(path / "progress.csv"))))
+    rows = _progress(path)
     key = "exploit_return" if algo in ("rl2", "erl2") else "post_return"
     return (np.array([float(r["env_steps"]) for r in rows]),
             np.array([float(r[key]) for r in rows]))
@@ -244,7 +249,7 @@ def _pre_post_gap(path: Path, algo: str, window: int = 20) -> float | None:
     """Training post − pre over the last ``window`` iterations (gradient methods only)."""
     if algo in ("rl2", "erl2"):
         return None
-    rows = list(csv.DictReader(io.StringIO(read_text(path / "progress.csv"))))[-window:]
+    rows = _progress(path)[-window:]
     return float(np.mean([float(r["post_return"]) - float(r["pre_return"]) for r in rows]))
 
 
@@ -253,8 +258,7 @@ def _pre_entropy(path: Path, algo: str, window: int = 20) -> float | None:
     methods; uniform over Krazy World's 4 actions: 1.386 nats): no exploration collapse."""
     if algo in ("rl2", "erl2"):
         return None
-    rows = list(csv.DictReader(io.StringIO(read_text(path / "progress.csv"))))[-window:]
-    return float(np.mean([float(r["pre_entropy"]) for r in rows]))
+    return float(np.mean([float(r["pre_entropy"]) for r in _progress(path)[-window:]]))
 
 
 def collect(root: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:

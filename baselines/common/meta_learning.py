@@ -186,13 +186,14 @@ def pack_steps(data: Batch) -> Batch:
 
 
 def process_batch(
-    batch: EpisodeBatch, gamma: float, lam: float, normalize: bool, pack: bool = False
+    batch: EpisodeBatch, gamma: float, lam: float, normalize: bool, pack: bool = False,
+    residuals: bool = False,
 ) -> tuple[Batch, np.ndarray]:
     """Advantages for every step (per-task linear baseline + GAE), as torch tensors.
 
     Returns the torch data dict (``obs``, ``actions``, ``mask``, ``rewards``, ``advantages``,
-    ``baseline_residuals`` (reward-to-go minus baseline) and, unless ``pack``,
-    ``dice_weights`` and ``horizon``) and the episode returns ``(K, E)``.
+    with ``residuals`` also ``baseline_residuals`` (reward-to-go minus baseline) and, unless
+    ``pack``, ``dice_weights`` and ``horizon``) and the episode returns ``(K, E)``.
     ``pack=True`` applies :func:`pack_steps` (not usable with DiCE).
     """
     returns = discounted_returns(batch.rewards, batch.mask, gamma)
@@ -209,9 +210,9 @@ def process_batch(
     weights = discount * (batch.rewards + gamma * next_values - values) * batch.mask
     data = batch.to_torch()
     k = batch.num_tasks
-    # reward-to-go minus baseline, unnormalised (E-MAML's "authors" weighting)
-    data["baseline_residuals"] = torch.as_tensor(
-        ((returns - values) * batch.mask).reshape(k, -1), dtype=torch.float32)
+    if residuals:  # reward-to-go minus baseline, unnormalised (E-MAML's "authors" weighting)
+        data["baseline_residuals"] = torch.as_tensor(
+            ((returns - values) * batch.mask).reshape(k, -1), dtype=torch.float32)
     data["dice_weights"] = torch.as_tensor(weights.reshape(k, -1), dtype=torch.float32)
     data["horizon"] = torch.tensor(horizon)
     if pack:
@@ -224,6 +225,9 @@ class GradientMetaLearner:
 
     #: the inner objective ("log_likelihood", "lvc" or "dice")
     inner_kind: str = "log_likelihood"
+
+    #: the post-update batch carries ``baseline_residuals`` (:func:`process_batch`)
+    post_residuals: bool = False
 
     @property
     def pack(self) -> bool:
@@ -315,7 +319,8 @@ class GradientMetaLearner:
         self._sampling_params = sampling_params  # reused by old_dist_infos
         batch = self.sampler.sample(self.policy, params, tasks, self.rng, self.torch_gen)
         post, post_returns = process_batch(
-            batch, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages, self.pack
+            batch, cfg.gamma, cfg.gae_lambda, cfg.normalize_advantages, self.pack,
+            self.post_residuals,
         )
         post["episode_returns"] = torch.as_tensor(post_returns, dtype=torch.float32)
         with torch.no_grad():

@@ -303,7 +303,7 @@ def test_emaml_authors_weights_are_raw_mean_advantages_and_vanish_with_the_fitte
     mask[2, :, 5:] = 0.0
     batch = EpisodeBatch(obs=rng.normal(size=(k, e, t, 2)), actions=rng.integers(0, 4, size=(k, e, t)),
                          rewards=rng.normal(1.0, 2.0, size=(k, e, t)) * mask, mask=mask)
-    data, episode_returns = process_batch(batch, 0.9, 1.0, True, pack=True)
+    data, episode_returns = process_batch(batch, 0.9, 1.0, True, pack=True, residuals=True)
     returns = discounted_returns(batch.rewards, mask, 0.9)
     values = LinearFeatureBaseline().fit_predict(batch.obs, returns, mask)
     expected = [((returns[i] - values[i]) * mask[i]).sum() / mask[i].sum() for i in range(k)]
