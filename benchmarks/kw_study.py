@@ -245,12 +245,20 @@ def _read_curve(path: Path, algo: str) -> tuple[np.ndarray, np.ndarray]:
             np.array([float(r[key]) for r in rows]))
 
 
-def _pre_post_gap(path: Path, algo: str, window: int = 20) -> float | None:
-    """Training post − pre over the last ``window`` iterations (gradient methods only)."""
-    if algo in ("rl2", "erl2"):
-        return None
-    rows = _progress(path)[-window:]
-    return float(np.mean([float(r["post_return"]) - float(r["pre_return"]) for r in rows]))
+def _read_gap(path: Path, algo: str) -> tuple[np.ndarray, np.ndarray]:
+    """(env steps, adaptation gap) of a run, Fig. 6-style: post- minus pre-update return
+    (gradient methods) or the scored episodes' mean return minus the trial's first episode's
+    (RL²: ``exploit_return − episode_0_return``, what the earlier episodes of a trial taught)."""
+    rows = _progress(path)
+    after, before = (("exploit_return", "episode_0_return") if algo in ("rl2", "erl2")
+                     else ("post_return", "pre_return"))
+    return (np.array([float(r["env_steps"]) for r in rows]),
+            np.array([float(r[after]) - float(r[before]) for r in rows]))
+
+
+def _pre_post_gap(path: Path, algo: str, window: int = 20) -> float:
+    """The adaptation gap (:func:`_read_gap`) over the last ``window`` training iterations."""
+    return float(np.mean(_read_gap(path, algo)[1][-window:]))
 
 
 def _pre_entropy(path: Path, algo: str, window: int = 20) -> float | None:
@@ -296,7 +304,7 @@ def report(root: Path, plot: Path | None) -> str:
 
     data = collect(root)
     lines = ["| preset | agent | runs | score [95% CI over runs] | oracle fraction [95% CI] "
-             "| explore → exploit return | pre→post gap (training) | pre-update entropy (nats) "
+             "| explore → exploit return | adaptation gap (training) | pre-update entropy (nats) "
              "| tile types visited (explore) | deaths / goals per explore episode "
              "| env steps per run |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -320,7 +328,7 @@ def report(root: Path, plot: Path | None) -> str:
             def explore_mean(key: str, metrics=metrics, n=n_explore) -> float:
                 return float(np.mean([np.asarray(m[key])[:, :, :n].mean() for m in metrics]))
 
-            gaps = [g for g in (_pre_post_gap(r["path"], algo) for r in runs) if g is not None]
+            gaps = [_pre_post_gap(r["path"], algo) for r in runs]
             entropy = [h for h in (_pre_entropy(r["path"], algo) for r in runs) if h is not None]
             steps = [_read_curve(r["path"], algo)[0][-1] for r in runs]
             summary[(preset, algo)] = {"runs": len(runs), "score": score, "frac": frac}
@@ -328,7 +336,7 @@ def report(root: Path, plot: Path | None) -> str:
                 f"| {preset} | {LABELS[algo]} | {len(runs)} | {_fmt(score)} | "
                 f"{_fmt(frac) if frac else '–'} | "
                 f"{curve[:n_explore].mean():.2f} → {curve[n_explore:].mean():.2f} | "
-                f"{(f'{np.mean(gaps):+.3f}' if gaps else '–')} | "
+                f"{np.mean(gaps):+.3f} | "
                 f"{(f'{np.mean(entropy):.2f}' if entropy else '–')} | "
                 f"{explore_mean('tile_types_visited_fraction'):.3f} | "
                 f"{explore_mean('deaths'):.2f} / {explore_mean('goals'):.2f} | "
@@ -397,7 +405,8 @@ def claims(summary: dict, data: dict) -> list[str]:
 
 
 def plot_curves(data: dict, path: Path) -> None:
-    """Fig. 4-style: training return against env steps, mean over runs, one panel per preset."""
+    """One column per preset: Fig. 4-style training return against env steps (top) and Fig.
+    6-style adaptation gap (:func:`_read_gap`, bottom), each the mean over runs, smoothed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -406,23 +415,29 @@ def plot_curves(data: dict, path: Path) -> None:
     from krazy_gym.atomic_io import atomic_output
 
     presets = [p for p in PRESETS if any((p, a) in data for a in ALGOS)]
-    fig, axes = plt.subplots(1, len(presets), figsize=(4.5 * len(presets), 3.6), squeeze=False)
-    for ax, preset in zip(axes[0], presets):
-        for algo in ALGOS:
-            runs = data.get((preset, algo), [])
-            if not runs:
-                continue
-            curves = [_read_curve(r["path"], algo) for r in runs]
-            n = min(len(c[0]) for c in curves)
-            x = np.mean([c[0][:n] for c in curves], axis=0)
-            y = np.mean([c[1][:n] for c in curves], axis=0)
-            k = max(1, n // 50)  # smooth: a moving mean over ~2% of the run
-            ys = np.convolve(y, np.ones(k) / k, mode="valid")
-            ax.plot(x[k - 1:] / 1e6, ys, label=f"{LABELS[algo]} ({len(runs)})")
-        ax.set_title(benchmark_name(preset))
-        ax.set_xlabel("env steps (M)")
-        ax.set_ylabel("training return (post-update / exploit)")
-        ax.legend(fontsize=7)
+    fig, axes = plt.subplots(2, len(presets), figsize=(4.5 * len(presets), 7.0), squeeze=False)
+    rows = ((_read_curve, "training return (post-update / exploit)"),
+            (_read_gap, "adaptation gap (post − pre / exploit − 1st episode)"))
+    for (read, ylabel), ax_row in zip(rows, axes):
+        for ax, preset in zip(ax_row, presets):
+            for algo in ALGOS:
+                runs = data.get((preset, algo), [])
+                if not runs:
+                    continue
+                curves = [read(r["path"], algo) for r in runs]
+                n = min(len(c[0]) for c in curves)
+                x = np.mean([c[0][:n] for c in curves], axis=0)
+                y = np.mean([c[1][:n] for c in curves], axis=0)
+                k = max(1, n // 50)  # smooth: a moving mean over ~2% of the run
+                ys = np.convolve(y, np.ones(k) / k, mode="valid")
+                ax.plot(x[k - 1:] / 1e6, ys, label=f"{LABELS[algo]} ({len(runs)})")
+            ax.set_title(benchmark_name(preset))
+            ax.set_xlabel("env steps (M)")
+            ax.set_ylabel(ylabel, fontsize=8)
+            ax.legend(fontsize=7)
+        if read is _read_gap:
+            for ax in ax_row:
+                ax.axhline(0.0, color="grey", lw=0.5)
     fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)

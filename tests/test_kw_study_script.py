@@ -121,3 +121,18 @@ def test_kept_cells_are_gzipped_copies_the_report_reads(study, tmp_path):
     (cell / "progress.csv").write_text(f"env_steps,exploit_return\n{budget - 1},0.5\n")
     assert study.collect(root) == {}
     assert study.read_text(dest / "missing.json") is None
+
+
+def test_adaptation_gap_is_after_minus_before_for_both_families(study, tmp_path):
+    grad, rec = tmp_path / "grad", tmp_path / "rec"
+    grad.mkdir()
+    rec.mkdir()
+    (grad / "progress.csv").write_text("env_steps,pre_return,post_return\n10,0.5,0.75\n20,1.0,0.5\n")
+    (rec / "progress.csv").write_text(
+        "env_steps,episode_0_return,exploit_return\n10,0.25,1.0\n20,2.0,2.0\n")
+    steps, gap = study._read_gap(grad, "promp")
+    np.testing.assert_array_equal(steps, [10, 20])
+    np.testing.assert_array_equal(gap, [0.25, -0.5])  # exact in binary floating point
+    np.testing.assert_array_equal(study._read_gap(rec, "erl2")[1], [0.75, 0.0])
+    assert study._pre_post_gap(grad, "maml-trpo") == pytest.approx(-0.125)
+    assert study._pre_post_gap(rec, "rl2") == pytest.approx(0.375)
