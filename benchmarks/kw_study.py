@@ -308,6 +308,11 @@ def report(root: Path, plot: Path | None) -> str:
              "| tile types visited (explore) | deaths / goals per explore episode "
              "| env steps per run |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    maze_lines = ["| agent | runs | score [95% CI over runs] | explore → exploit return "
+                  "| adaptation gap (training) | pre-update entropy (nats) "
+                  "| success rate, explore → exploit | path-length ratio (explore) "
+                  "| env steps per run |",
+                  "|---|---|---|---|---|---|---|---|---|"]
     summary: dict[tuple[str, str], dict[str, Any]] = {}
     for preset in PRESETS:
         name = benchmark_name(preset)
@@ -326,12 +331,27 @@ def report(root: Path, plot: Path | None) -> str:
             metrics = [r["results"]["exploration_metrics"] for r in runs]
 
             def explore_mean(key: str, metrics=metrics, n=n_explore) -> float:
-                return float(np.mean([np.asarray(m[key])[:, :, :n].mean() for m in metrics]))
+                return float(np.mean([np.nanmean(np.asarray(m[key], dtype=float)[:, :, :n])
+                                      for m in metrics]))
+
+            def exploit_mean(key: str, metrics=metrics, n=n_explore) -> float:
+                return float(np.mean([np.nanmean(np.asarray(m[key], dtype=float)[:, :, n:])
+                                      for m in metrics]))
 
             gaps = [_pre_post_gap(r["path"], algo) for r in runs]
             entropy = [h for h in (_pre_entropy(r["path"], algo) for r in runs) if h is not None]
             steps = [_read_curve(r["path"], algo)[0][-1] for r in runs]
             summary[(preset, algo)] = {"runs": len(runs), "score": score, "frac": frac}
+            if preset == "Maze":  # no tiles, deaths or goals: success and path length instead
+                maze_lines.append(
+                    f"| {LABELS[algo]} | {len(runs)} | {_fmt(score)} | "
+                    f"{curve[:n_explore].mean():.3f} → {curve[n_explore:].mean():.3f} | "
+                    f"{np.mean(gaps):+.3f} | "
+                    f"{(f'{np.mean(entropy):.2f}' if entropy else '–')} | "
+                    f"{explore_mean('success'):.3f} → {exploit_mean('success'):.3f} | "
+                    f"{explore_mean('path_length_ratio'):.2f} | "
+                    f"{np.mean(steps) / 1e6:.2f}M |")
+                continue
             lines.append(
                 f"| {preset} | {LABELS[algo]} | {len(runs)} | {_fmt(score)} | "
                 f"{_fmt(frac) if frac else '–'} | "
@@ -341,11 +361,15 @@ def report(root: Path, plot: Path | None) -> str:
                 f"{explore_mean('tile_types_visited_fraction'):.3f} | "
                 f"{explore_mean('deaths'):.2f} / {explore_mean('goals'):.2f} | "
                 f"{np.mean(steps) / 1e6:.2f}M |")
+    if len(maze_lines) > 2:
+        lines += ["", "Maze (score = mean exploit return; success = the episode reached the goal; "
+                  "path-length ratio = episode length over the shortest path's, a failed "
+                  "episode counting all its steps):", "", *maze_lines]
     lines += ["", "Explore episodes against the random agent's (same test tasks, paired by task; 95% "
               "bootstrap CI over tasks; below/above only when the whole interval is):"]
     for preset in PRESETS:
         present = [a for a in ALGOS if data.get((preset, a))]
-        if not present or preset == "Maze":
+        if not present:
             continue
         random = random_results(root, preset)
         base = float(_explore_per_task(random).mean())

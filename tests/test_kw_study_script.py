@@ -136,3 +136,33 @@ def test_adaptation_gap_is_after_minus_before_for_both_families(study, tmp_path)
     np.testing.assert_array_equal(study._read_gap(rec, "erl2")[1], [0.75, 0.0])
     assert study._pre_post_gap(grad, "maml-trpo") == pytest.approx(-0.125)
     assert study._pre_post_gap(rec, "rl2") == pytest.approx(0.375)
+
+
+def test_maze_cells_get_their_own_table_with_success_and_path_length(study, tmp_path):
+    import json
+
+    seeds, tasks, episodes = 2, 64, 5  # explore 3 + exploit 2
+    returns = np.full((seeds, tasks, episodes), -1.0)
+    returns[:, :, 3:] = -0.5
+    success = np.zeros((seeds, tasks, episodes))
+    success[:, :16, :3] = 1.0  # a quarter of the explore episodes
+    success[:, :32, 3:] = 1.0  # half of the exploit episodes
+    ratio = np.full((seeds, tasks, episodes), 2.0)
+    results = {"returns": returns.tolist(), "explore_episodes": 3,
+               "aggregates": {"adaptation_curve": [-1.0, -1.0, -1.0, -0.5, -0.5]},
+               "exploration_metrics": {"success": success.tolist(),
+                                       "path_length_ratio": ratio.tolist(),
+                                       "episode_length": ratio.tolist()}}
+    budget = study.BUDGETS["Maze"]
+    cell = study.run_dir(tmp_path, "Maze", "rl2", 0)
+    cell.mkdir(parents=True)
+    (cell / "eval.json").write_text(json.dumps(results))
+    (cell / "progress.csv").write_text(
+        f"env_steps,episode_0_return,exploit_return\n{budget},-1.0,-0.75\n")
+    random = {"returns": np.full((seeds, tasks, episodes), -1.0).tolist(), "explore_episodes": 3}
+    (tmp_path / "Maze" / "random-eval.json").write_text(json.dumps(random))
+    text = study.report(tmp_path, None)
+    row = next(line for line in text.splitlines() if line.startswith("| RL² | 1 |"))
+    assert "| -1.000 → -0.500 | +0.250 | – | 0.250 → 0.500 | 2.00 | 10.00M |" in row
+    assert not any(line.startswith("| Maze |") for line in text.splitlines())  # not the KW table
+    assert "- Maze RL² (1 runs): -1.000 vs random -1.000: +0.000" in text
