@@ -5,14 +5,15 @@ each trained with the reference row's config (``benchmarks/reference_suite.py``;
 changes) for the same env-step budget, :data:`BUDGETS` (``--max-env-steps``: 1M env steps a run,
 whatever the algorithm, on Krazy World, 10M on Maze, in place of the rows' iteration counts,
 under which the RL² rows used 3.5-5x the gradient rows' samples), and evaluated by the harness with 10 seeds on the held-out
-tasks. Everything is resumable: a finished cell is reused, a partial one continued (a run of
-fewer env steps, e.g. the 300-iteration reference checkpoint, is continued to the budget).
+tasks. Everything is resumable: a finished cell is reused, a partial one continued from its
+own full checkpoint (the reference rows' slim checkpoints are not training state and are
+refused).
 
 Usage::
 
     nice python benchmarks/kw_study.py --train                 # every missing cell, seed-major
     nice python benchmarks/kw_study.py --train --preset Easy --algo promp --seeds 1 2
-    python benchmarks/kw_study.py --report                     # table, claims, curves (PNG)
+    python benchmarks/kw_study.py --report --plot curves.png   # table, claims (and curves)
     python benchmarks/kw_study.py --list                       # cells and their state
 
 Layout: ``runs/kw-study/<preset>/<algo>-s<seed>/`` (a ``python -m baselines.train`` run) with
@@ -52,7 +53,7 @@ LABELS = {"maml-trpo": "MAML-TRPO", "emaml-trpo": "E-MAML-TRPO", "promp": "ProMP
 SEEDS = {"Easy": 5, "Medium": 3, "Hard": 3, "Maze": 3}
 #: env steps of training per run, equal for every algorithm of a preset (issue 19): a run
 #: stops after the first iteration at which it has spent them (``--max-env-steps``). Krazy
-#: World: 1M (~435 iterations of the gradient methods on Easy, ~90 of RL²'s 11k-step ones).
+#: World: 1M (~435 iterations of the gradient methods on Easy, ~115 of RL²'s ~8.7k-step ones).
 #: Maze episodes are long and an RL² iteration there is ~256k steps, so 1M would be 4 RL²
 #: iterations: 10M (~40 of them; the reference rows' budgets are 14.4M and 51.2M)
 BUDGETS = {"Easy": 1_000_000, "Medium": 1_000_000, "Hard": 1_000_000, "Maze": 10_000_000}
@@ -361,6 +362,32 @@ def report(root: Path, plot: Path | None) -> str:
                 f"{explore_mean('tile_types_visited_fraction'):.3f} | "
                 f"{explore_mean('deaths'):.2f} / {explore_mean('goals'):.2f} | "
                 f"{np.mean(steps) / 1e6:.2f}M |")
+        if any(data.get((preset, a)) for a in ALGOS):
+            # the random agent's row: the same columns from its harness results (one "run")
+            rand = random_results(root, preset)
+            r_returns = np.asarray(rand["returns"])
+            r_curve = np.asarray(rand["aggregates"]["adaptation_curve"])
+            r_n = rand["explore_episodes"]
+            r_metrics = rand["exploration_metrics"]
+
+            def r_mean(key: str, explore: bool, m=r_metrics, n=r_n) -> float:
+                x = np.asarray(m[key], dtype=float)
+                return float(np.nanmean(x[:, :, :n] if explore else x[:, :, n:]))
+
+            r_score = f"{float(task_scores(r_returns, name).mean()):.3f}"
+            if preset == "Maze":
+                maze_lines.append(
+                    f"| random agent | – | {r_score} | "
+                    f"{r_curve[:r_n].mean():.3f} → {r_curve[r_n:].mean():.3f} | – | 1.39 | "
+                    f"{r_mean('success', True):.3f} → {r_mean('success', False):.3f} | "
+                    f"{r_mean('path_length_ratio', True):.2f} | – |")
+            else:
+                r_frac = float(oracle_fractions(r_returns, name).mean())
+                lines.append(
+                    f"| {preset} | random agent | – | {r_score} | {r_frac:.3f} | "
+                    f"{r_curve[:r_n].mean():.2f} → {r_curve[r_n:].mean():.2f} | – | 1.39 | "
+                    f"{r_mean('tile_types_visited_fraction', True):.3f} | "
+                    f"{r_mean('deaths', True):.2f} / {r_mean('goals', True):.2f} | – |")
     if len(maze_lines) > 2:
         lines += ["", "Maze (score = mean exploit return; success = the episode reached the goal; "
                   "path-length ratio = episode length over the shortest path's, a failed "

@@ -159,9 +159,16 @@ def test_maze_cells_get_their_own_table_with_success_and_path_length(study, tmp_
     (cell / "eval.json").write_text(json.dumps(results))
     (cell / "progress.csv").write_text(
         f"env_steps,episode_0_return,exploit_return\n{budget},-1.0,-0.75\n")
-    random = {"returns": np.full((seeds, tasks, episodes), -1.0).tolist(), "explore_episodes": 3}
+    random_success = np.zeros((seeds, tasks, episodes))
+    random_success[:, :8, :3] = 1.0  # an eighth of the explore episodes, no exploit one
+    random = {"returns": np.full((seeds, tasks, episodes), -1.0).tolist(), "explore_episodes": 3,
+              "aggregates": {"adaptation_curve": [-1.0] * episodes},
+              "exploration_metrics": {"success": random_success.tolist(),
+                                      "path_length_ratio": np.full_like(ratio, 4.0).tolist()}}
     (tmp_path / "Maze" / "random-eval.json").write_text(json.dumps(random))
     text = study.report(tmp_path, None)
+    # the random agent's row, from its own results: the reference point of every column
+    assert "| random agent | – | -1.000 | -1.000 → -1.000 | – | 1.39 | 0.125 → 0.000 | 4.00 | – |" in text
     row = next(line for line in text.splitlines() if line.startswith("| RL² | 1 |"))
     assert "| -1.000 → -0.500 | +0.250 | – | 0.250 → 0.500 | 2.00 | 10.00M |" in row
     assert not any(line.startswith("| Maze |") for line in text.splitlines())  # not the KW table
