@@ -300,6 +300,34 @@ def _fmt(t: tuple[float, float, float]) -> str:
     return f"{point:.3f}" + ("" if np.isnan(low) else f" [{low:.3f}, {high:.3f}]")
 
 
+def _episode_mean(results: list[dict[str, Any]], key: str, explore: bool) -> float:
+    """An exploration metric's mean over the explore (or the exploit) episodes, over runs."""
+    def one(r: dict[str, Any]) -> float:
+        x, n = np.asarray(r["exploration_metrics"][key], dtype=float), r["explore_episodes"]
+        return float(np.nanmean(x[:, :, :n] if explore else x[:, :, n:]))
+    return float(np.mean([one(r) for r in results]))
+
+
+def _table_row(preset: str, label: str, results: list[dict[str, Any]], *, runs: str, score: str,
+               frac: str, gap: str, entropy: str, steps: str) -> str:
+    """One row of the report's Krazy World or Maze table: the cells read from training are
+    given, the rest (explore → exploit, Fig. 7's metrics; Maze: success and path length,
+    as it has no tiles, deaths or goals) are computed from the harness ``results``."""
+    curve = np.mean([np.asarray(r["aggregates"]["adaptation_curve"]) for r in results], axis=0)
+    n = results[0]["explore_episodes"]
+    if preset == "Maze":
+        cells = [label, runs, score, f"{curve[:n].mean():.3f} → {curve[n:].mean():.3f}", gap,
+                 entropy, f"{_episode_mean(results, 'success', True):.3f} → "
+                 f"{_episode_mean(results, 'success', False):.3f}",
+                 f"{_episode_mean(results, 'path_length_ratio', True):.2f}", steps]
+    else:
+        cells = [preset, label, runs, score, frac, f"{curve[:n].mean():.2f} → {curve[n:].mean():.2f}",
+                 gap, entropy, f"{_episode_mean(results, 'tile_types_visited_fraction', True):.3f}",
+                 f"{_episode_mean(results, 'deaths', True):.2f} / "
+                 f"{_episode_mean(results, 'goals', True):.2f}", steps]
+    return "| " + " | ".join(cells) + " |"
+
+
 def report(root: Path, plot: Path | None) -> str:
     from krazy_gym.evaluation.metrics import oracle_fractions, task_scores
 
@@ -327,70 +355,28 @@ def report(root: Path, plot: Path | None) -> str:
             frac = None
             if preset != "Maze":
                 frac = _ci(np.stack([oracle_fractions(x, name).mean(axis=0) for x in returns]))
-            curve = np.mean([np.asarray(r["results"]["aggregates"]["adaptation_curve"]) for r in runs], axis=0)
-            n_explore = runs[0]["results"]["explore_episodes"]
-            metrics = [r["results"]["exploration_metrics"] for r in runs]
-
-            def explore_mean(key: str, metrics=metrics, n=n_explore) -> float:
-                return float(np.mean([np.nanmean(np.asarray(m[key], dtype=float)[:, :, :n])
-                                      for m in metrics]))
-
-            def exploit_mean(key: str, metrics=metrics, n=n_explore) -> float:
-                return float(np.mean([np.nanmean(np.asarray(m[key], dtype=float)[:, :, n:])
-                                      for m in metrics]))
-
             gaps = [_pre_post_gap(r["path"], algo) for r in runs]
             entropy = [h for h in (_pre_entropy(r["path"], algo) for r in runs) if h is not None]
             steps = [_read_curve(r["path"], algo)[0][-1] for r in runs]
             summary[(preset, algo)] = {"runs": len(runs), "score": score, "frac": frac}
-            if preset == "Maze":  # no tiles, deaths or goals: success and path length instead
-                maze_lines.append(
-                    f"| {LABELS[algo]} | {len(runs)} | {_fmt(score)} | "
-                    f"{curve[:n_explore].mean():.3f} → {curve[n_explore:].mean():.3f} | "
-                    f"{np.mean(gaps):+.3f} | "
-                    f"{(f'{np.mean(entropy):.2f}' if entropy else '–')} | "
-                    f"{explore_mean('success'):.3f} → {exploit_mean('success'):.3f} | "
-                    f"{explore_mean('path_length_ratio'):.2f} | "
-                    f"{np.mean(steps) / 1e6:.2f}M |")
-                continue
-            lines.append(
-                f"| {preset} | {LABELS[algo]} | {len(runs)} | {_fmt(score)} | "
-                f"{_fmt(frac) if frac else '–'} | "
-                f"{curve[:n_explore].mean():.2f} → {curve[n_explore:].mean():.2f} | "
-                f"{np.mean(gaps):+.3f} | "
-                f"{(f'{np.mean(entropy):.2f}' if entropy else '–')} | "
-                f"{explore_mean('tile_types_visited_fraction'):.3f} | "
-                f"{explore_mean('deaths'):.2f} / {explore_mean('goals'):.2f} | "
-                f"{np.mean(steps) / 1e6:.2f}M |")
+            (maze_lines if preset == "Maze" else lines).append(_table_row(
+                preset, LABELS[algo], [r["results"] for r in runs], runs=str(len(runs)),
+                score=_fmt(score), frac=_fmt(frac) if frac else "–", gap=f"{np.mean(gaps):+.3f}",
+                entropy=f"{np.mean(entropy):.2f}" if entropy else "–",
+                steps=f"{np.mean(steps) / 1e6:.2f}M"))
         if any(data.get((preset, a)) for a in ALGOS):
-            # the random agent's row: the same columns from its harness results (one "run")
+            # the random agent's row: the same columns from its own harness results
             rand = random_results(root, preset)
             r_returns = np.asarray(rand["returns"])
-            r_curve = np.asarray(rand["aggregates"]["adaptation_curve"])
-            r_n = rand["explore_episodes"]
-            r_metrics = rand["exploration_metrics"]
-
-            def r_mean(key: str, explore: bool, m=r_metrics, n=r_n) -> float:
-                x = np.asarray(m[key], dtype=float)
-                return float(np.nanmean(x[:, :, :n] if explore else x[:, :, n:]))
-
-            r_score = f"{float(task_scores(r_returns, name).mean()):.3f}"
-            r_entropy = f"{np.log(4):.2f}"  # uniform over Krazy World's and Maze's 4 moves
-            if preset == "Maze":
-                maze_lines.append(
-                    f"| random agent | – | {r_score} | "
-                    f"{r_curve[:r_n].mean():.3f} → {r_curve[r_n:].mean():.3f} | – | {r_entropy} | "
-                    f"{r_mean('success', True):.3f} → {r_mean('success', False):.3f} | "
-                    f"{r_mean('path_length_ratio', True):.2f} | – |")
-            else:
-                # 0 in expectation by construction (the oracle file's per-task random figure
-                # is exact): the printed value is the sampling noise of 10 harness seeds
-                r_frac = float(oracle_fractions(r_returns, name).mean())
-                lines.append(
-                    f"| {preset} | random agent | – | {r_score} | {r_frac:.3f} (0 expected) | "
-                    f"{r_curve[:r_n].mean():.2f} → {r_curve[r_n:].mean():.2f} | – | {r_entropy} | "
-                    f"{r_mean('tile_types_visited_fraction', True):.3f} | "
-                    f"{r_mean('deaths', True):.2f} / {r_mean('goals', True):.2f} | – |")
+            # its oracle fraction is 0 in expectation by construction (the oracle file's
+            # per-task random figure is exact): the printed value is the 10 seeds' noise
+            r_frac = ("–" if preset == "Maze"
+                      else f"{float(oracle_fractions(r_returns, name).mean()):.3f} (0 expected)")
+            (maze_lines if preset == "Maze" else lines).append(_table_row(
+                preset, "random agent", [rand], runs="–",
+                score=f"{float(task_scores(r_returns, name).mean()):.3f}", frac=r_frac, gap="–",
+                entropy=f"{np.log(4):.2f}",  # uniform over Krazy World's and Maze's 4 moves
+                steps="–"))
     if len(maze_lines) > 2:
         lines += ["", "Maze (score = mean exploit return; success = the episode reached the goal; "
                   "path-length ratio = episode length over the shortest path's, a failed "
